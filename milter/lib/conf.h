@@ -1,0 +1,136 @@
+/*
+ * conf: the configuration file (libconfig syntax) turned into an immutable,
+ * validated, refcounted struct am_conf. Everything is checked at load time
+ * (unknown keys, types, ranges, CIDRs, socket specs, key files and their
+ * modes, the signing table's references), so `authmilter -n`, start-up and
+ * SIGHUP catch every error before message time. Errors read
+ * "FILE:LINE: what is wrong". DKIM private keys are loaded here (before
+ * privileges are dropped) and freed with the config.
+ *
+ * Threads: a loaded config is never modified; share it with conf_ref() and
+ * release with conf_unref() (atomic counts).
+ */
+#ifndef AM_CONF_H
+#define AM_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+
+#include "err.h"
+#include "ipaddr.h"
+
+#define CONF_DEFAULT_FILE   SYSCONFDIR "/authmilter/authmilter.conf"
+#define CONF_DEFAULT_SOCKET "inet:8895@127.0.0.1"
+
+enum conf_on_error {
+	CONF_TEMPFAIL, /* 451 4.7.x: the MTA retries later */
+	CONF_ACCEPT    /* accept without that check's verdict */
+};
+
+enum conf_canon { CONF_CANON_SIMPLE, CONF_CANON_RELAXED };
+
+enum conf_alg { CONF_ALG_RSA_SHA256, CONF_ALG_ED25519_SHA256 };
+
+enum conf_quarantine {
+	CONF_QUARANTINE_HOLD,  /* smfi_quarantine: Postfix's hold queue */
+	CONF_QUARANTINE_HEADER /* accept, say so in Authentication-Results */
+};
+
+enum conf_multi_from {
+	CONF_MULTI_FROM_REJECT,   /* 550 5.7.1 (the default) */
+	CONF_MULTI_FROM_STRICTEST /* evaluate every domain, apply the worst */
+};
+
+struct conf_key {
+	char         *name;
+	char         *domain;   /* lower case, A-labels */
+	char         *selector; /* lower case */
+	enum conf_alg alg;
+	char         *file;
+	unsigned int  bits;     /* RSA modulus bits; 256 for Ed25519 */
+	EVP_PKEY     *pkey;     /* loaded private key */
+};
+
+struct conf_sign_rule {
+	char                    *from; /* pattern over the From address */
+	size_t                   nkeys;
+	const struct conf_key  **keys; /* into am_conf.dkim.sign.keys */
+	int                      line;
+};
+
+struct am_conf {
+	char        *file; /* the path it was loaded from */
+	char        *socket;
+	unsigned int socket_mode; /* for local sockets; default 0660 */
+	char        *user;        /* NULL or "": stay (refused as root) */
+	char        *pidfile;     /* NULL or "": none */
+	int          syslog_facility; /* LOG_MAIL etc. */
+	int          log_level;       /* LOG_L_* from log.h */
+	char        *authserv_id;     /* default: the host name */
+	struct cidr *trusted;
+	size_t       ntrusted;
+	enum conf_on_error on_dns_error;
+	enum conf_on_error on_internal_error;
+
+	struct {
+		char  *unbound_conf; /* NULL: system resolver */
+		char  *trust_anchor; /* NULL: none */
+		double timeout;      /* seconds */
+	} dns;
+
+	struct {
+		bool enabled;
+		bool helo;
+		bool reject_fail;
+		bool received_spf;
+	} spf;
+
+	struct {
+		bool         verify;
+		unsigned int min_rsa_bits;   /* default 1024 */
+		bool         accept_sha1;    /* default false (RFC 8301) */
+		bool         ignore_l;       /* default false */
+		unsigned int max_signatures; /* default 10 */
+		struct {
+			enum conf_canon          header_canon;
+			enum conf_canon          body_canon;
+			char                   **headers; /* h= candidates */
+			size_t                   nheaders;
+			char                   **oversign;
+			size_t                   noversign;
+			struct conf_key         *keys;
+			size_t                   nkeys;
+			struct conf_sign_rule   *table;
+			size_t                   ntable;
+		} sign;
+	} dkim;
+
+	struct {
+		bool                  enabled;
+		bool                  enforce;
+		enum conf_quarantine  quarantine;
+		enum conf_multi_from  multiple_from;
+	} dmarc;
+};
+
+/* Loads and validates file. Returns NULL with err "FILE:LINE: ..." (or
+ * "FILE: ..." when no line applies). The result has one reference. */
+struct am_conf *conf_load(const char *file, struct am_err *err);
+/* A config with every default and no file, for tools and tests. NULL only
+ * on OOM. */
+struct am_conf *conf_default(void);
+struct am_conf *conf_ref(struct am_conf *);
+/* Drops a reference; the last one frees it (keys cleansed). NULL ok. */
+void conf_unref(struct am_conf *);
+/* True when the client address is in trusted_networks. */
+bool conf_trusted(const struct am_conf *, const struct ipaddr *);
+/* The first signing-table row whose pattern matches addr (local@domain,
+ * compared case-insensitively; '*' matches any run of characters), or
+ * NULL. */
+const struct conf_sign_rule *conf_sign_match(const struct am_conf *,
+    const char *addr);
+
+#endif /* AM_CONF_H */

@@ -1,0 +1,120 @@
+/*
+ * dns: asynchronous DNS lookups over one libunbound context shared by all
+ * threads of the process (its cache is shared by all connections).
+ *
+ * Set-up: the system resolver by default (forwarders from /etc/resolv.conf,
+ * else full recursion from the root hints), or params.unbound_conf, an
+ * unbound.conf-syntax file handed to libunbound as the whole resolver set-up
+ * (tests point it at a loopback DNS server). The config is read once, in
+ * dns_new(): libunbound's config parser is not thread-safe, so it is never
+ * touched per message. A reload makes a new struct dns beside the old one.
+ *
+ * Queries: dns_start() sends a query and returns at once; dns_wait()
+ * collects it, blocking until the answer arrives or the query's deadline
+ * passes (params.timeout seconds after dns_start: libunbound alone would
+ * wait ~17 s on a silent server). So lookups can be started as soon as a
+ * name is known (a DKIM-Signature header, a From field) and collected at
+ * end of message. One internal thread drives libunbound (ub_fd/ub_process);
+ * there is no thread per query.
+ *
+ * Results distinguish an answer, NXDOMAIN, NODATA (the name exists, no
+ * record of that type), and TEMPFAIL (SERVFAIL, timeout, REFUSED, any other
+ * rcode, or a resolver error): SPF void lookups and DMARC np= depend on it.
+ *
+ * Limits: DNS_MAX_RRS records and DNS_MAX_ANSWER bytes of rdata per answer;
+ * a bigger answer is cut (truncated is set). Names are at most 253 octets
+ * (RFC 1035 2.3.4) with labels of at most 63; another name is answered
+ * DNS_BADNAME without a query.
+ *
+ * Threads: dns_* calls are thread-safe on one struct dns. A struct
+ * dns_query belongs to the thread that started it.
+ */
+#ifndef AM_DNS_H
+#define AM_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define DNS_MAX_RRS     64
+#define DNS_MAX_ANSWER  65536
+#define DNS_MAX_NAME    253
+#define DNS_DEFAULT_TIMEOUT 5.0
+
+enum dns_type {
+	DNS_T_A = 1,
+	DNS_T_PTR = 12,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28
+};
+
+enum dns_status {
+	DNS_OK,       /* at least one record of the type asked for */
+	DNS_NXDOMAIN, /* the name does not exist */
+	DNS_NODATA,   /* the name exists, no record of this type */
+	DNS_TEMPFAIL, /* SERVFAIL, timeout, other rcode, resolver failure */
+	DNS_BADNAME   /* the name is not a valid DNS name; nothing was sent */
+};
+
+struct dns_rr {
+	/* A: 4 bytes, AAAA: 16 bytes (network order).
+	 * TXT: the character-strings of one record joined, len bytes (may hold
+	 * NUL bytes: compare lengths), NUL-terminated after len.
+	 * MX: the exchange, PTR: the target, as a dotted name without the
+	 * trailing dot ("" for the root), NUL-terminated. */
+	char          *data;
+	size_t         len;
+	unsigned short pref; /* MX preference; 0 otherwise */
+};
+
+struct dns_answer {
+	enum dns_status status;
+	bool            secure;    /* DNSSEC validated (needs a trust anchor) */
+	bool            bogus;     /* DNSSEC validation failed */
+	bool            truncated; /* more than the limits; the rest dropped */
+	size_t          n;         /* records in rr; 0 unless DNS_OK */
+	struct dns_rr  *rr;
+	const char     *why; /* TEMPFAIL: "timeout", "SERVFAIL", ...; else "" */
+};
+
+struct dns_params {
+	const char *unbound_conf; /* NULL or "": the system resolver */
+	const char *trust_anchor; /* NULL or "": no DNSSEC validation */
+	double      timeout;      /* seconds per query; 0: DNS_DEFAULT_TIMEOUT */
+};
+
+struct dns;       /* the shared resolver */
+struct dns_query; /* one lookup in flight */
+
+/* Creates the shared resolver and its thread. Returns NULL with err set when
+ * the config cannot be read or libunbound fails. */
+struct dns *dns_new(const struct dns_params *, struct am_err *err);
+/* Stops the thread and frees everything; queries in flight must have been
+ * freed first. NULL ok. */
+void dns_free(struct dns *);
+/* Starts a lookup of name (a dotted name, trailing dot optional). Returns
+ * NULL only on OOM. A query for an invalid name completes at once with
+ * DNS_BADNAME. */
+struct dns_query *dns_start(struct dns *, const char *name, enum dns_type);
+/* True when dns_wait() would not block. */
+bool dns_done(struct dns_query *);
+/* Blocks until the answer or the deadline; the answer is owned by the
+ * query. Never NULL: a deadline gives status DNS_TEMPFAIL, why "timeout". */
+const struct dns_answer *dns_wait(struct dns_query *);
+/* Frees the query, abandoning it if still in flight. NULL ok. */
+void dns_query_free(struct dns_query *);
+/* The name the query was started with (as given). */
+const char *dns_query_name(const struct dns_query *);
+
+/* Convenience: start, wait, copy. The caller frees with dns_answer_free. */
+struct dns_answer *dns_lookup(struct dns *, const char *name, enum dns_type);
+void               dns_answer_free(struct dns_answer *);
+
+/* Counters, for tests and the benchmark: queries started since dns_new. */
+unsigned long dns_queries_started(const struct dns *);
+
+const char *dns_status_str(enum dns_status);
+
+#endif /* AM_DNS_H */

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""A loopback authoritative DNS server for the tests (Debian's python3-dnslib).
+
+    dnsserver.py --zone ZONE.json --port-file F [--log F] [--addr 127.0.0.1]
+
+Binds UDP and TCP on one free port of --addr, writes the port number to
+--port-file once it is ready, and serves ZONE.json until SIGTERM. SIGHUP
+reloads the zone file. --log appends one line per query: "name TYPE".
+
+ZONE.json maps a name (case-insensitive, no trailing dot) to a list of
+entries:
+    {"type": "TXT", "data": ["v=spf1 ", "-all"]}   one record, its strings
+    {"type": "TXT", "data": "one string"}
+    {"type": "A", "data": "192.0.2.1"}      {"type": "AAAA", "data": "::1"}
+    {"type": "MX", "data": [10, "mx.example.com"]}
+    {"type": "PTR", "data": "host.example.com"}
+    {"type": "CNAME", "data": "other.example.com"}
+    "TIMEOUT"    every query for the name goes unanswered
+    "SERVFAIL"   every query for the name is answered SERVFAIL
+    "REFUSED"    every query for the name is answered REFUSED
+A name with no entry of the asked type is NODATA when it or a name below
+it is in the zone, else NXDOMAIN. Negative answers carry an SOA so that
+resolvers cache them as the RFCs say.
+"""
+import argparse
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+
+from dnslib import (AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, A,
+                    DNSRecord, DNSLabel)
+
+TTL = 300
+
+
+def norm(name):
+    return str(name).rstrip(".").lower()
+
+
+class Zone:
+    def __init__(self, path):
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+        self.names = {}
+        self.exists = set()
+        for name, entries in raw.items():
+            n = norm(name)
+            self.names[n] = entries if isinstance(entries, list) else [entries]
+            labels = n.split(".")
+            for i in range(len(labels)):
+                self.exists.add(".".join(labels[i:]))
+
+    def special(self, n):
+        for e in self.names.get(n, []):
+            if isinstance(e, str):
+                return e
+        return None
+
+    def records(self, n, qtype):
+        out = []
+        for e in self.names.get(n, []):
+            if isinstance(e, dict) and e["type"] == qtype:
+                out.append(e)
+        return out
+
+
+def rdata(e):
+    t, d = e["type"], e["data"]
+    if t == "A":
+        return A(d)
+    if t == "AAAA":
+        return AAAA(d)
+    if t == "MX":
+        return MX(d[1], d[0])
+    if t == "PTR":
+        return PTR(d)
+    if t == "CNAME":
+        return CNAME(d)
+    if t == "TXT":
+        strings = d if isinstance(d, list) else [d]
+        return TXT([s.encode("utf-8") if isinstance(s, str) else bytes(s)
+                    for s in strings])
+    raise ValueError("unknown type " + t)
+
+
+def soa_for(n):
+    apex = n.split(".")[-1] if n else ""
+    return RR(apex + ".", QTYPE.SOA, ttl=TTL,
+              rdata=SOA("ns." + apex + ".", "hostmaster." + apex + ".",
+                        (1, 3600, 600, 86400, 60)))
+
+
+def answer(zone, request):
+    """Returns the reply DNSRecord, or None for no answer at all."""
+    reply = request.reply()
+    reply.header.aa = 1
+    q = request.q
+    qtype = QTYPE[q.qtype]
+    n = norm(q.qname)
+    for _ in range(16):  # a bounded CNAME chase inside the zone
+        sp = zone.special(n)
+        if sp == "TIMEOUT":
+            return None
+        if sp in ("SERVFAIL", "REFUSED"):
+            reply.header.rcode = getattr(RCODE, sp)
+            return reply
+        recs = zone.records(n, qtype)
+        if recs:
+            for e in recs:
+                reply.add_answer(RR(n + ".", q.qtype, ttl=TTL, rdata=rdata(e)))
+            return reply
+        cn = zone.records(n, "CNAME")
+        if cn and qtype != "CNAME":
+            target = norm(cn[0]["data"])
+            reply.add_answer(RR(n + ".", QTYPE.CNAME, ttl=TTL,
+                                rdata=CNAME(target + ".")))
+            n = target
+            continue
+        break
+    if n not in zone.exists:
+        reply.header.rcode = RCODE.NXDOMAIN
+    reply.add_auth(soa_for(n))
+    return reply
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--zone", required=True)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--log")
+    ap.add_argument("--addr", default="127.0.0.1")
+    args = ap.parse_args()
+
+    state = {"zone": Zone(args.zone), "reload": False, "stop": False}
+    signal.signal(signal.SIGHUP, lambda *_: state.update(reload=True))
+    signal.signal(signal.SIGTERM, lambda *_: state.update(stop=True))
+    signal.signal(signal.SIGINT, lambda *_: state.update(stop=True))
+
+    fam = socket.AF_INET6 if ":" in args.addr else socket.AF_INET
+    udp = socket.socket(fam, socket.SOCK_DGRAM)
+    udp.bind((args.addr, 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket(fam, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind((args.addr, port))
+    tcp.listen(64)
+    logf = open(args.log, "a", encoding="utf-8") if args.log else None
+
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, args.port_file)
+
+    def handle(data, maxlen):
+        try:
+            req = DNSRecord.parse(data)
+        except Exception:  # garbage in: no answer, like a real server
+            return None
+        if logf:
+            logf.write("%s %s\n" % (norm(req.q.qname), QTYPE[req.q.qtype]))
+            logf.flush()
+        rep = answer(state["zone"], req)
+        if rep is None:
+            return None
+        out = rep.pack()
+        if maxlen and len(out) > maxlen:
+            rep = rep.truncate()
+            out = rep.pack()
+        return out
+
+    while not state["stop"]:
+        if state["reload"]:
+            state["reload"] = False
+            state["zone"] = Zone(args.zone)
+        try:
+            r, _, _ = select.select([udp, tcp], [], [], 0.5)
+        except InterruptedError:
+            continue
+        if udp in r:
+            data, peer = udp.recvfrom(65535)
+            maxlen = 512
+            try:
+                req = DNSRecord.parse(data)
+                for rr in req.ar:
+                    if rr.rtype == QTYPE.OPT:
+                        maxlen = max(512, rr.rclass)
+            except Exception:
+                pass
+            out = handle(data, maxlen)
+            if out is not None:
+                udp.sendto(out, peer)
+        if tcp in r:
+            conn, _ = tcp.accept()
+            conn.settimeout(2.0)
+            try:
+                hdr = conn.recv(2)
+                if len(hdr) == 2:
+                    (ln,) = struct.unpack("!H", hdr)
+                    data = b""
+                    while len(data) < ln:
+                        chunk = conn.recv(ln - len(data))
+                        if not chunk:
+                            break
+                        data += chunk
+                    out = handle(data, 0)
+                    if out is not None:
+                        conn.sendall(struct.pack("!H", len(out)) + out)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
