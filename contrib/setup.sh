@@ -38,7 +38,11 @@ case ${1:-} in
 run)
 	install $BUILD_PKGS
 	build build
-	exec build/milter/authmilter -f -c conf/authmilter.conf
+	# The daemon refuses to run as root; the sample drops to this user.
+	id authmilter >/dev/null 2>&1 ||
+	    $SUDO useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin authmilter
+	exec $SUDO build/milter/authmilter -f -c conf/authmilter.conf
 	;;
 test)
 	# shellcheck disable=SC2086
@@ -49,6 +53,14 @@ test)
 	(cd build && make -j"$jobs" check) || status=1
 	build build-san --enable-werror --enable-sanitizers
 	(cd build-san && make -j"$jobs" check) || status=1
+	# Failing tests' logs first, so the closing line stays last.
+	for d in build build-san; do
+		for trs in $(find "$d/t" -name '*.trs' 2>/dev/null | sort); do
+			grep -qE '^:test-result: (PASS|SKIP)' "$trs" && continue
+			echo "=== ${trs%.trs}.log"
+			tail -n 60 "${trs%.trs}.log"
+		done
+	done
 	sh t/summary.sh build >/tmp/am-summary.$$ || status=1
 	sh t/summary.sh build-san >>/tmp/am-summary.$$ || status=1
 	awk -F'[ ,]+' '{p += $1; f += $3; s += $5}

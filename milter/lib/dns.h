@@ -37,9 +37,9 @@
 
 #include "err.h"
 
-#define DNS_MAX_RRS     64
-#define DNS_MAX_ANSWER  65536
-#define DNS_MAX_NAME    253
+#define DNS_MAX_RRS         64
+#define DNS_MAX_ANSWER      65536
+#define DNS_MAX_NAME        253
 #define DNS_DEFAULT_TIMEOUT 5.0
 
 enum dns_type {
@@ -76,13 +76,16 @@ struct dns_answer {
 	bool            truncated; /* more than the limits; the rest dropped */
 	size_t          n;         /* records in rr; 0 unless DNS_OK */
 	struct dns_rr  *rr;
-	const char     *why; /* TEMPFAIL: "timeout", "SERVFAIL", ...; else "" */
+	/* TEMPFAIL: "timeout", "SERVFAIL", "REFUSED", "rcode N", "DNSSEC
+	 * bogus", "resolver: <ub_strerror>", "malformed answer" (records
+	 * none of which could be read), "out of memory"; else "". */
+	const char *why;
 };
 
 struct dns_params {
 	const char *unbound_conf; /* NULL or "": the system resolver */
 	const char *trust_anchor; /* NULL or "": no DNSSEC validation */
-	double      timeout;      /* seconds per query; 0: DNS_DEFAULT_TIMEOUT */
+	double      timeout; /* seconds per query; 0: DNS_DEFAULT_TIMEOUT */
 };
 
 struct dns;       /* the shared resolver */
@@ -91,8 +94,8 @@ struct dns_query; /* one lookup in flight */
 /* Creates the shared resolver and its thread. Returns NULL with err set when
  * the config cannot be read or libunbound fails. */
 struct dns *dns_new(const struct dns_params *, struct am_err *err);
-/* Stops the thread and frees everything; queries in flight must have been
- * freed first. NULL ok. */
+/* Stops the thread and frees everything. Every query must have been freed
+ * with dns_query_free() first (one still in flight then is fine). NULL ok. */
 void dns_free(struct dns *);
 /* Starts a lookup of name (a dotted name, trailing dot optional). Returns
  * NULL only on OOM. A query for an invalid name completes at once with
@@ -103,7 +106,8 @@ bool dns_done(struct dns_query *);
 /* Blocks until the answer or the deadline; the answer is owned by the
  * query. Never NULL: a deadline gives status DNS_TEMPFAIL, why "timeout". */
 const struct dns_answer *dns_wait(struct dns_query *);
-/* Frees the query, abandoning it if still in flight. NULL ok. */
+/* Frees the query, abandoning it if still in flight: safe at any time, from
+ * the owning thread; a late answer is dropped. NULL ok. */
 void dns_query_free(struct dns_query *);
 /* The name the query was started with (as given). */
 const char *dns_query_name(const struct dns_query *);
@@ -112,9 +116,27 @@ const char *dns_query_name(const struct dns_query *);
 struct dns_answer *dns_lookup(struct dns *, const char *name, enum dns_type);
 void               dns_answer_free(struct dns_answer *);
 
-/* Counters, for tests and the benchmark: queries started since dns_new. */
+/* Counters, for tests and the benchmark: queries handed to libunbound since
+ * dns_new (a DNS_BADNAME query is not counted: nothing is sent). */
 unsigned long dns_queries_started(const struct dns *);
 
+/* "ok", "nxdomain", "nodata", "tempfail", "badname". */
 const char *dns_status_str(enum dns_status);
+
+/* True when name is one dns_start() would send: 1..DNS_MAX_NAME octets
+ * without the optional trailing dot, labels of 1..63 octets (RFC 1035
+ * 2.3.4). Every octet but '.' is taken literally (no \ escapes). */
+bool dns_name_valid(const char *name);
+
+/* For tests and fuzzing: converts one record's rdata, as libunbound hands it
+ * (data[i]/len[i]: names uncompressed), into rr, which the caller frees with
+ * free(rr->data). A: 4 bytes, AAAA: 16, TXT: one or more character-strings,
+ * MX: preference and a name, PTR: a name. A name must fill the rdata
+ * exactly, have labels of 1..63 octets, 255 octets in all (RFC 1035 3.1),
+ * and only printable ASCII other than '.' in its labels (so its dotted text
+ * cannot be misread). Returns 0, -1 for malformed rdata (rr untouched),
+ * -2 when out of memory. */
+int dns_rdata_parse(
+    enum dns_type, const unsigned char *rdata, size_t len, struct dns_rr *rr);
 
 #endif /* AM_DNS_H */
