@@ -50,28 +50,29 @@ struct conf_key {
 	char         *selector; /* lower case */
 	enum conf_alg alg;
 	char         *file;
-	unsigned int  bits;     /* RSA modulus bits; 256 for Ed25519 */
-	EVP_PKEY     *pkey;     /* loaded private key */
+	unsigned int  bits; /* RSA modulus bits; 256 for Ed25519 */
+	EVP_PKEY     *pkey; /* loaded private key */
 };
 
 struct conf_sign_rule {
-	char                    *from; /* pattern over the From address */
-	size_t                   nkeys;
-	const struct conf_key  **keys; /* into am_conf.dkim.sign.keys */
-	int                      line;
+	char                   *from; /* pattern over the From address */
+	size_t                  nkeys;
+	const struct conf_key **keys; /* into am_conf.dkim.sign.keys */
+	int                     line;
 };
 
 struct am_conf {
-	char        *file; /* the path it was loaded from */
-	char        *socket;
-	unsigned int socket_mode; /* for local sockets; default 0660 */
-	char        *user;        /* NULL or "": stay (refused as root) */
-	char        *pidfile;     /* NULL or "": none */
-	int          syslog_facility; /* LOG_MAIL etc. */
-	int          log_level;       /* LOG_L_* from log.h */
-	char        *authserv_id;     /* default: the host name */
-	struct cidr *trusted;
-	size_t       ntrusted;
+	char              *file; /* the path it was loaded from */
+	char              *socket;
+	char              *socket_path; /* local:/unix: path; else NULL */
+	unsigned int       socket_mode; /* for local sockets; default 0660 */
+	char              *user;        /* NULL (""): stay; refused as root */
+	char              *pidfile;     /* NULL (""): none */
+	int                syslog_facility; /* LOG_MAIL etc. */
+	int                log_level;       /* LOG_L_* from log.h */
+	char              *authserv_id;     /* default: the host name */
+	struct cidr       *trusted;
+	size_t             ntrusted;
 	enum conf_on_error on_dns_error;
 	enum conf_on_error on_internal_error;
 
@@ -95,42 +96,56 @@ struct am_conf {
 		bool         ignore_l;       /* default false */
 		unsigned int max_signatures; /* default 10 */
 		struct {
-			enum conf_canon          header_canon;
-			enum conf_canon          body_canon;
-			char                   **headers; /* h= candidates */
-			size_t                   nheaders;
-			char                   **oversign;
-			size_t                   noversign;
-			struct conf_key         *keys;
-			size_t                   nkeys;
-			struct conf_sign_rule   *table;
-			size_t                   ntable;
+			enum conf_canon        header_canon;
+			enum conf_canon        body_canon;
+			char                 **headers; /* h= candidates */
+			size_t                 nheaders;
+			char                 **oversign;
+			size_t                 noversign;
+			struct conf_key       *keys;
+			size_t                 nkeys;
+			struct conf_sign_rule *table;
+			size_t                 ntable;
 		} sign;
 	} dkim;
 
 	struct {
-		bool                  enabled;
-		bool                  enforce;
-		enum conf_quarantine  quarantine;
-		enum conf_multi_from  multiple_from;
+		bool                 enabled;
+		bool                 enforce;
+		enum conf_quarantine quarantine;
+		enum conf_multi_from multiple_from;
 	} dmarc;
 };
 
-/* Loads and validates file. Returns NULL with err "FILE:LINE: ..." (or
- * "FILE: ..." when no line applies). The result has one reference. */
+/* Loads and validates file, and reads the signing keys (so call it before
+ * dropping privileges). Returns NULL with err "FILE:LINE: ..." (or
+ * "FILE: ..." when no line applies); the first error stops the load. The
+ * result has one reference. A string key set to "" in the file is NULL
+ * here (user, pidfile, dns.unbound_conf, dns.trust_anchor), except
+ * authserv_id, whose "" means the default. */
 struct am_conf *conf_load(const char *file, struct am_err *err);
-/* A config with every default and no file, for tools and tests. NULL only
- * on OOM. */
+/* A config with every default and no file, for tools and tests: file is
+ * NULL, authserv_id the host name, no signing keys. NULL only on OOM. */
 struct am_conf *conf_default(void);
 struct am_conf *conf_ref(struct am_conf *);
 /* Drops a reference; the last one frees it (keys cleansed). NULL ok. */
 void conf_unref(struct am_conf *);
+/* Checks a libmilter socket spec: local:PATH or unix:PATH (PATH absolute,
+ * shorter than sun_path), inet:PORT[@HOST] or inet6:PORT[@HOST] (PORT
+ * 1-65535; HOST an address of that family or a host name; without HOST,
+ * every address). Returns 0, or -1 with err 'bad socket "SPEC": why'. */
+int conf_socket_check(const char *spec, struct am_err *err);
+/* Calls fn with the dotted path of every key the parser accepts
+ * ("socket", "dns.timeout", "dkim.sign.keys.file"), in table order: the
+ * documentation lint (t/unit/conf-keys-documented.sh) lists them. */
+void conf_keys(void (*fn)(const char *path, void *arg), void *arg);
 /* True when the client address is in trusted_networks. */
 bool conf_trusted(const struct am_conf *, const struct ipaddr *);
 /* The first signing-table row whose pattern matches addr (local@domain,
- * compared case-insensitively; '*' matches any run of characters), or
- * NULL. */
-const struct conf_sign_rule *conf_sign_match(const struct am_conf *,
-    const char *addr);
+ * not NULL; compared case-insensitively; '*' matches any run of
+ * characters, including none), or NULL. No recursion: at most
+ * strlen(pattern) * strlen(addr) steps. */
+const struct conf_sign_rule *conf_sign_match(
+    const struct am_conf *, const char *addr);
 
 #endif /* AM_CONF_H */
