@@ -1,0 +1,262 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "dkim.h"
+#include "dkim_key.h"
+#include "str.h"
+#include "tagval.h"
+
+/* A key record holds a few tags; TAGVAL_MAX bounds the work. */
+#define DKIM_KEY_MAX_TAGS TAGVAL_MAX
+
+static int
+b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+dkim_base64_decode(const char *p, size_t n, unsigned char *out,
+    size_t outsize, size_t *outlen_r)
+{
+	size_t        i, o = 0, npad = 0, nsext = 0;
+	unsigned long acc = 0;
+	int           v;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (str_isspace(c))
+			continue;
+		if (c == '=') {
+			npad++;
+			continue;
+		}
+		/* Nothing but FWS and '=' may follow padding. */
+		if (npad > 0 || (v = b64_value(c)) < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned long)v;
+		nsext++;
+		if (nsext % 4 == 0) {
+			if (outsize - o < 3)
+				return -1;
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	/* 2 or 3 sextets left make 1 or 2 bytes; 1 is impossible. Padding,
+	 * when present, must complete the last quantum. */
+	switch (nsext % 4) {
+	case 0:
+		if (npad != 0)
+			return -1;
+		break;
+	case 1:
+		return -1;
+	case 2:
+		if ((npad != 0 && npad != 2) || outsize - o < 1)
+			return -1;
+		out[o++] = (unsigned char)(acc >> 4);
+		break;
+	default:
+		if ((npad != 0 && npad != 1) || outsize - o < 2)
+			return -1;
+		out[o++] = (unsigned char)(acc >> 10);
+		out[o++] = (unsigned char)(acc >> 2);
+		break;
+	}
+	*outlen_r = o;
+	return 0;
+}
+
+int
+dkim_base64_encode(const unsigned char *p, size_t n, struct buf *out)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char              q[4];
+	size_t            i;
+	unsigned long     acc;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		acc = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 |
+		    p[i + 2];
+		q[0] = abc[(acc >> 18) & 63];
+		q[1] = abc[(acc >> 12) & 63];
+		q[2] = abc[(acc >> 6) & 63];
+		q[3] = abc[acc & 63];
+		if (buf_append(out, q, 4) < 0)
+			return -1;
+	}
+	if (n - i == 1) {
+		acc = (unsigned long)p[i] << 16;
+		q[0] = abc[(acc >> 18) & 63];
+		q[1] = abc[(acc >> 12) & 63];
+		q[2] = q[3] = '=';
+		return buf_append(out, q, 4);
+	}
+	if (n - i == 2) {
+		acc = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8;
+		q[0] = abc[(acc >> 18) & 63];
+		q[1] = abc[(acc >> 12) & 63];
+		q[2] = abc[(acc >> 6) & 63];
+		q[3] = '=';
+		return buf_append(out, q, 4);
+	}
+	return 0;
+}
+
+/* True when the colon-separated list tv holds word (case-insensitive). */
+static bool
+key_list_has(const struct tagval *tv, const char *word)
+{
+	const char *pos = tv->val, *item;
+	size_t      len;
+
+	while (dkim_list_next(&pos, tv->val + tv->vallen, &item, &len))
+		if (str_ieq(item, len, word))
+			return true;
+	return false;
+}
+
+/* RSA: SubjectPublicKeyInfo (RFC 6376 3.6.1), or a bare RSAPublicKey
+ * (RFC 8017 A.1.1), which some publishers put in p= and most verifiers
+ * accept. The DER must be used up exactly. */
+static EVP_PKEY *
+key_rsa(const unsigned char *der, size_t len)
+{
+	const unsigned char *q = der;
+	EVP_PKEY            *pk;
+
+	if (len > 0x7fffffff)
+		return NULL;
+	pk = d2i_PUBKEY(NULL, &q, (long)len);
+	if (pk != NULL && q == der + len &&
+	    EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA)
+		return pk;
+	EVP_PKEY_free(pk);
+	q = der;
+	pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)len);
+	if (pk != NULL && q == der + len)
+		return pk;
+	EVP_PKEY_free(pk);
+	return NULL;
+}
+
+int
+dkim_key_parse(const char *p, size_t n, struct dkim_key *key,
+    const char **reason_r)
+{
+	struct tagval        tv[DKIM_KEY_MAX_TAGS];
+	const struct tagval *t;
+	unsigned char       *der = NULL;
+	size_t               derlen;
+	int                  ntv;
+	const char          *reason;
+
+	memset(key, 0, sizeof(*key));
+	key->sha1 = key->sha256 = true;
+	ntv = tagval_parse(p, n, tv, DKIM_KEY_MAX_TAGS, NULL);
+	if (ntv < 0) {
+		reason = "key syntax error";
+		goto bad;
+	}
+	/* v= is optional, but when present it is the first tag and exactly
+	 * "DKIM1" (3.6.1: other records are discarded). */
+	if ((t = tagval_get(tv, (size_t)ntv, "v")) != NULL &&
+	    (t != &tv[0] || t->vallen != 5 || memcmp(t->val, "DKIM1", 5) != 0)) {
+		reason = "key version not DKIM1";
+		goto bad;
+	}
+	if ((t = tagval_get(tv, (size_t)ntv, "k")) == NULL ||
+	    str_ieq(t->val, t->vallen, "rsa"))
+		key->type = DKIM_KEY_RSA;
+	else if (str_ieq(t->val, t->vallen, "ed25519"))
+		key->type = DKIM_KEY_ED25519;
+	else {
+		reason = "unknown key type";
+		goto bad;
+	}
+	if ((t = tagval_get(tv, (size_t)ntv, "h")) != NULL) {
+		key->sha1 = key_list_has(t, "sha1");
+		key->sha256 = key_list_has(t, "sha256");
+	}
+	if ((t = tagval_get(tv, (size_t)ntv, "s")) != NULL &&
+	    !key_list_has(t, "*") && !key_list_has(t, "email")) {
+		reason = "key not for email";
+		goto bad;
+	}
+	if ((t = tagval_get(tv, (size_t)ntv, "t")) != NULL) {
+		key->testing = key_list_has(t, "y");
+		key->strict = key_list_has(t, "s");
+	}
+	if ((t = tagval_get(tv, (size_t)ntv, "p")) == NULL) {
+		reason = "no p= in key";
+		goto bad;
+	}
+	if (t->vallen == 0) {
+		reason = "key revoked";
+		goto bad;
+	}
+	/* Base64 is 4 characters for 3 bytes; FWS only makes it shorter. */
+	if ((der = malloc(t->vallen / 4 * 3 + 3)) == NULL) {
+		reason = "out of memory";
+		goto bad;
+	}
+	if (dkim_base64_decode(t->val, t->vallen, der, t->vallen / 4 * 3 + 3,
+		&derlen) < 0) {
+		reason = "bad key data";
+		goto bad;
+	}
+	if (key->type == DKIM_KEY_ED25519) {
+		/* RFC 8463 4: the raw public key, not an SPKI. */
+		if (derlen == DKIM_KEY_ED25519_LEN)
+			key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519,
+			    NULL, der, derlen);
+		key->bits = 256;
+	} else {
+		key->pkey = key_rsa(der, derlen);
+		if (key->pkey != NULL && EVP_PKEY_get_bits(key->pkey) > 0)
+			key->bits = (unsigned int)EVP_PKEY_get_bits(key->pkey);
+	}
+	if (key->pkey == NULL || key->bits == 0) {
+		reason = "bad key data";
+		goto bad;
+	}
+	if (key->type == DKIM_KEY_RSA && key->bits > DKIM_KEY_MAX_RSA_BITS) {
+		reason = "key too large";
+		goto bad;
+	}
+	free(der);
+	return 0;
+bad:
+	free(der);
+	dkim_key_clear(key);
+	if (reason_r != NULL)
+		*reason_r = reason;
+	return -1;
+}
+
+void
+dkim_key_clear(struct dkim_key *key)
+{
+	EVP_PKEY_free(key->pkey);
+	memset(key, 0, sizeof(*key));
+}

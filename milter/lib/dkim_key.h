@@ -1,0 +1,62 @@
+/*
+ * dkim_key: DKIM key records (RFC 6376 3.6.1, RFC 8463 4), as published
+ * in TXT at SELECTOR._domainkey.DOMAIN, and the base64 codec DKIM uses.
+ *
+ * A record is a tag-list (tagval.h) of the TXT strings joined. Tags:
+ * v= (if present, first and exactly "DKIM1"), h= (acceptable hashes),
+ * k= (rsa, the default, or ed25519), n= (ignored), p= (the key: base64
+ * SubjectPublicKeyInfo for RSA, or a bare PKCS#1 RSAPublicKey as some
+ * publishers have it; the raw 32 bytes for Ed25519; empty: revoked), s=
+ * (service types: must allow "*" or "email"), t= (flags y and s). Unknown
+ * tags and list items are ignored, as 3.6.1 says.
+ *
+ * Limits: RSA keys of at most DKIM_KEY_MAX_RSA_BITS bits (verification
+ * cost grows with the cube of the size; RFC 8301 3.2 asks verifiers to
+ * handle 1024 to 4096). The lower bound is the verifier's policy.
+ * A parsed key owns its EVP_PKEY; release it with dkim_key_clear().
+ */
+#ifndef AM_DKIM_KEY_H
+#define AM_DKIM_KEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+
+#define DKIM_KEY_MAX_RSA_BITS 8192
+#define DKIM_KEY_ED25519_LEN  32 /* RFC 8032 5.1.5 */
+
+enum dkim_key_type { DKIM_KEY_RSA, DKIM_KEY_ED25519 };
+
+struct dkim_key {
+	enum dkim_key_type type;
+	EVP_PKEY          *pkey;
+	unsigned int       bits;    /* RSA modulus bits; 256 for Ed25519 */
+	bool               testing; /* t=y: the domain is testing DKIM */
+	bool               strict;  /* t=s: i= must be in d= exactly */
+	bool               sha1;    /* h= allows sha1 (default: yes) */
+	bool               sha256;  /* h= allows sha256 (default: yes) */
+};
+
+/* Parses one key record [p, p + n). Returns 0 with *key_r filled, or -1
+ * with *reason_r set to a short static text: "key syntax error", "key
+ * version not DKIM1", "no p= in key", "key revoked" (empty p=), "unknown
+ * key type", "key not for email", "bad key data", "key too large", or
+ * "out of memory". */
+int dkim_key_parse(const char *p, size_t n, struct dkim_key *key_r,
+    const char **reason_r);
+/* Frees the key's EVP_PKEY and zeroes the record. */
+void dkim_key_clear(struct dkim_key *);
+
+/* Decodes base64 (RFC 4648 4), skipping FWS (RFC 6376 2.8 allows it in
+ * b=, bh= and p=); padding is optional. Writes at most outsize bytes.
+ * Returns 0 with *outlen_r set, or -1 on a bad character, bad padding or
+ * too little room. */
+int dkim_base64_decode(const char *p, size_t n, unsigned char *out,
+    size_t outsize, size_t *outlen_r);
+/* Appends the base64 of [p, p + n) to out (no line breaks). 0 or -1. */
+int dkim_base64_encode(const unsigned char *p, size_t n, struct buf *out);
+
+#endif /* AM_DKIM_KEY_H */

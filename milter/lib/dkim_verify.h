@@ -1,0 +1,118 @@
+/*
+ * dkim_verify: RFC 6376 section 6 verification of every DKIM-Signature
+ * field of one message, with rsa-sha256 and ed25519-sha256 (RFC 8463);
+ * rsa-sha1 and RSA keys under params.min_rsa_bits never pass (RFC 8301:
+ * result "policy").
+ *
+ * Flow, driven by the engine as the message arrives:
+ *
+ *	v = dkim_verify_new(dns, &params);
+ *	dkim_verify_header(v, field)   each field; a DKIM-Signature is parsed
+ *	                               now and its key query started now
+ *	dkim_verify_eoh(v, hdrs)       body streams set up
+ *	dkim_verify_body(v, p, n)      body bytes (CRLF), any chunking
+ *	dkim_verify_eom(v, hdrs)       hashes finished, keys collected, verified
+ *	dkim_verify_count(v) / dkim_verify_result(v, i)
+ *	dkim_verify_free(v)
+ *
+ * The body is hashed as it streams, never kept; signatures with the same
+ * body canonicalization, hash and l= share one stream.
+ *
+ * Outcomes (RFC 8601 2.7.1 words): a signature that breaks a MUST of RFC
+ * 6376 6.1.1, or whose key record is absent, broken or revoked, is
+ * permerror; a DNS failure on the key query is temperror, never fail; a
+ * body hash or signature mismatch is fail; what local policy refuses
+ * (rsa-sha1, small RSA keys, l= leaving bytes unsigned with ignore_l) is
+ * policy. Each result has a short reason for the AR comment.
+ *
+ * Limits: params.max_signatures signatures per message (default
+ * DKIM_VERIFY_MAX_SIGS; more are ignored and counted), DKIM_VERIFY_MAX_H
+ * names in h=. Choices where RFC 6376 leaves room: x= in the past and t=
+ * in the future (beyond DKIM_VERIFY_CLOCK_SKEW seconds) are permerror;
+ * l= larger than the canonical body is permerror; of several TXT records
+ * at the key name (3.6.2.2 leaves this to the verifier) the first that
+ * parses as a key record is used.
+ *
+ * Strings in results are owned by the verifier and live until
+ * dkim_verify_free(). Not thread-safe; one per message.
+ */
+#ifndef AM_DKIM_VERIFY_H
+#define AM_DKIM_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "dkim.h"
+#include "hdr.h"
+
+/* Each signature costs a DNS query and a public-key operation; 10 covers
+ * mailing lists and forwarders that add their own. */
+#define DKIM_VERIFY_MAX_SIGS     10
+#define DKIM_VERIFY_MIN_RSA_BITS 1024 /* RFC 8301 3.2 */
+/* Clocks differ; a signature a few minutes "in the future" is normal. */
+#define DKIM_VERIFY_CLOCK_SKEW 300
+/* h= entries. Signers list a dozen or two names, with oversigning
+ * perhaps twice that; 256 bounds the header-selection work. */
+#define DKIM_VERIFY_MAX_H 256
+
+struct dkim_verify_params {
+	unsigned int max_signatures; /* 0: DKIM_VERIFY_MAX_SIGS */
+	unsigned int min_rsa_bits;   /* 0: DKIM_VERIFY_MIN_RSA_BITS */
+	bool         accept_sha1;    /* rsa-sha1 may pass (RFC 8301: no) */
+	bool         ignore_l;       /* l= short of the body: policy */
+	time_t       now;            /* 0: time() at dkim_verify_new */
+};
+
+struct dkim_result {
+	enum dkim_status status;
+	const char      *domain;    /* d=, lower case; NULL if unparsable */
+	const char      *selector;  /* s=; NULL if unparsable */
+	const char      *identity;  /* i=, or NULL */
+	const char      *algorithm; /* a=, lower case; NULL if absent */
+	const char      *b8;        /* the first 8 characters of b= */
+	const char      *reason;    /* short comment; "" on pass */
+	bool             testing;   /* key t=y: the domain is testing */
+	bool             l_partial; /* l= left body bytes unsigned */
+};
+
+struct dns;
+struct dns_answer;
+struct dkim_verify;
+
+/* NULL only on OOM. dns may be NULL (no lookups: temperror), for tests
+ * that supply keys with dkim_verify_set_key_lookup(). */
+struct dkim_verify *dkim_verify_new(struct dns *,
+    const struct dkim_verify_params *);
+void dkim_verify_free(struct dkim_verify *); /* NULL ok */
+
+/* Tests and tools: answer key queries with fn(arg, name) instead of DNS
+ * (name: "selector._domainkey.domain"). The answer stays owned by the
+ * caller and must live until dkim_verify_eom() returns. */
+typedef const struct dns_answer *dkim_key_lookup_fn(void *arg,
+    const char *name);
+void dkim_verify_set_key_lookup(struct dkim_verify *, dkim_key_lookup_fn *,
+    void *arg);
+
+/* Each header field as it arrives; the field must stay unchanged in the
+ * list later given to dkim_verify_eom(). */
+void dkim_verify_header(struct dkim_verify *, const struct hdr_field *);
+void dkim_verify_eoh(struct dkim_verify *, const struct hdr_list *);
+void dkim_verify_body(struct dkim_verify *, const void *, size_t);
+/* Finishes everything; blocks for outstanding key queries. */
+void dkim_verify_eom(struct dkim_verify *, const struct hdr_list *);
+
+/* The signatures seen (up to the cap), in header order. */
+size_t                    dkim_verify_count(const struct dkim_verify *);
+const struct dkim_result *dkim_verify_result(const struct dkim_verify *,
+    size_t i);
+/* DKIM-Signature fields ignored past params.max_signatures. */
+size_t dkim_verify_ignored(const struct dkim_verify *);
+/* Tests and the benchmark: body streams in use (shared by signatures with
+ * the same body canonicalization, hash and l=). */
+size_t dkim_verify_body_streams(const struct dkim_verify *);
+
+/* "pass", "fail", "neutral", "policy", "temperror", "permerror". */
+const char *dkim_status_str(enum dkim_status);
+
+#endif /* AM_DKIM_VERIFY_H */
