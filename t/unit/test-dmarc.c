@@ -1,0 +1,729 @@
+/*
+ * Unit tests for dmarc (RFC 9989). Without arguments only the pure parts
+ * run (record parser, walk names, name checks). t/unit/dmarc.sh starts the
+ * loopback DNS server with t/data/dmarc/zone.json and runs
+ *	test-dmarc DNS_CONF DNS_LOG
+ * for the evaluations through the real libunbound path; DNS_LOG is the
+ * server's query log ("name TYPE" per line), used to check which names
+ * were queried, in which order and how many.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmarc.h"
+#include "dns.h"
+#include "err.h"
+#include "test.h"
+
+/* A case name that lives until the next t_case() has printed the one
+ * before it: two buffers, used in turn. */
+static const char *case_name(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static const char *
+case_name(const char *fmt, ...)
+{
+	static char buf[2][320];
+	static int  which;
+	va_list     ap;
+
+	which ^= 1;
+	va_start(ap, fmt);
+	vsnprintf(buf[which], sizeof(buf[which]), fmt, ap);
+	va_end(ap);
+	return buf[which];
+}
+
+/* --- record parser --- */
+
+#define U DMARC_POLICY_UNSPEC
+#define N DMARC_POLICY_NONE
+#define Q DMARC_POLICY_QUARANTINE
+#define R DMARC_POLICY_REJECT
+
+struct pcase {
+	const char       *name;
+	const char       *txt;
+	size_t            len; /* 0: strlen(txt) */
+	int               ret;
+	enum dmarc_policy p, sp, np;
+	bool              bad, rua, adkim_s, aspf_s, testing;
+	enum dmarc_psd    psd;
+};
+
+static const struct pcase pcases[] = {
+    {"minimal record", "v=DMARC1", 0, 0, U, U, U, 0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"every tag",
+	"v=DMARC1; p=reject; sp=quarantine; np=none; adkim=s; "
+	"aspf=s; t=y; psd=n; rua=mailto:a@b.test; fo=1; ruf=x",
+	0, 0, R, Q, N, 0, 1, 1, 1, 1, DMARC_PSD_N},
+    {"WSP around = and ;, values case-insensitive",
+	"v = DMARC1 ;p = Reject ;\tsp=NONE\t;", 0, 0, R, N, U, 0, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"V as tag name", "V=DMARC1; p=none", 0, 0, N, U, U, 0, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"trailing separator", "v=DMARC1; p=quarantine;", 0, 0, Q, U, U, 0, 0, 0, 0,
+	0, DMARC_PSD_U},
+    {"v not first: not DMARC", "p=reject; v=DMARC1", 0, -1, U, U, U, 0, 0, 0, 0,
+	0, DMARC_PSD_U},
+    {"value is case-sensitive", "v=dmarc1; p=reject", 0, -1, U, U, U, 0, 0, 0,
+	0, 0, DMARC_PSD_U},
+    {"DMARC10 is not DMARC1", "v=DMARC10; p=reject", 0, -1, U, U, U, 0, 0, 0, 0,
+	0, DMARC_PSD_U},
+    {"no separator after version", "v=DMARC1 p=reject", 0, -1, U, U, U, 0, 0, 0,
+	0, 0, DMARC_PSD_U},
+    {"leading space", " v=DMARC1; p=reject", 0, -1, U, U, U, 0, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"empty", "", 0, -1, U, U, U, 0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"SPF record", "v=spf1 -all", 0, -1, U, U, U, 0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"unknown tags ignored", "v=DMARC1; foo=bar; p=reject; x_y=1; ri=5", 0, 0,
+	R, U, U, 0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"broken pieces ignored, the rest kept",
+	"v=DMARC1; garbage; p=reject; =x; sp; np=; 9=1; aspf=s", 0, 0, R, U, U,
+	0, 0, 0, 1, 0, DMARC_PSD_U},
+    {"invalid p", "v=DMARC1; p=bogus", 0, 0, U, U, U, 1, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"invalid np", "v=DMARC1; p=none; np=all", 0, 0, N, U, U, 1, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"missing p", "v=DMARC1; sp=reject", 0, 0, U, R, U, 0, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"repeated tag: the first stays", "v=DMARC1; p=none; p=reject", 0, 0, N, U,
+	U, 0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"bad adkim/aspf fall back to relaxed", "v=DMARC1; adkim=x; aspf=S", 0, 0,
+	U, U, U, 0, 0, 0, 1, 0, DMARC_PSD_U},
+    {"t=y", "v=DMARC1; p=reject; t=y", 0, 0, R, U, U, 0, 0, 0, 0, 1,
+	DMARC_PSD_U},
+    {"legacy pct=0 is t=y", "v=DMARC1; p=reject; pct=0", 0, 0, R, U, U, 0, 0, 0,
+	0, 1, DMARC_PSD_U},
+    {"legacy pct=000", "v=DMARC1; pct=000", 0, 0, U, U, U, 0, 0, 0, 0, 1,
+	DMARC_PSD_U},
+    {"other pct ignored", "v=DMARC1; p=reject; pct=50", 0, 0, R, U, U, 0, 0, 0,
+	0, 0, DMARC_PSD_U},
+    {"pct=abc ignored", "v=DMARC1; pct=abc", 0, 0, U, U, U, 0, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"t=n wins over pct=0", "v=DMARC1; pct=0; t=n", 0, 0, U, U, U, 0, 0, 0, 0,
+	0, DMARC_PSD_U},
+    {"bad t falls back, pct=0 counts", "v=DMARC1; t=maybe; pct=0", 0, 0, U, U,
+	U, 0, 0, 0, 0, 1, DMARC_PSD_U},
+    {"psd=y", "v=DMARC1; psd=y", 0, 0, U, U, U, 0, 0, 0, 0, 0, DMARC_PSD_Y},
+    {"bad psd is u", "v=DMARC1; psd=x", 0, 0, U, U, U, 0, 0, 0, 0, 0,
+	DMARC_PSD_U},
+    {"rua with obsolete size", "v=DMARC1; rua=mailto:a@b.test!10m", 0, 0, U, U,
+	U, 0, 1, 0, 0, 0, DMARC_PSD_U},
+    {"rua: one valid URI of two", "v=DMARC1; rua=nope , mailto:a@b.test", 0, 0,
+	U, U, U, 0, 1, 0, 0, 0, DMARC_PSD_U},
+    {"rua without scheme", "v=DMARC1; rua=a@b.test", 0, 0, U, U, U, 0, 0, 0, 0,
+	0, DMARC_PSD_U},
+    {"rua with nothing after the scheme", "v=DMARC1; rua=mailto:", 0, 0, U, U,
+	U, 0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"rua with a bad escape", "v=DMARC1; rua=mailto:a%zz@b.test", 0, 0, U, U, U,
+	0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"rua with a bad size", "v=DMARC1; rua=mailto:a@b.test!m", 0, 0, U, U, U, 0,
+	0, 0, 0, 0, DMARC_PSD_U},
+    {"NUL inside a value drops the tag", "v=DMARC1; p=reject\0x; sp=none", 29,
+	0, U, N, U, 0, 0, 0, 0, 0, DMARC_PSD_U},
+    {"NUL after the version", "v=DMARC1\0; p=reject", 19, -1, U, U, U, 0, 0, 0,
+	0, 0, DMARC_PSD_U},
+};
+
+static void
+test_parse(void)
+{
+	struct dmarc_record r;
+	size_t              i, len;
+
+	for (i = 0; i < sizeof(pcases) / sizeof(pcases[0]); i++) {
+		const struct pcase *c = &pcases[i];
+
+		t_case(case_name("record: %s", c->name));
+		len = c->len ? c->len : strlen(c->txt);
+		t_assert_int_eq(dmarc_record_parse(c->txt, len, &r), c->ret);
+		if (c->ret != 0)
+			continue;
+		t_assert_int_eq(r.p, c->p);
+		t_assert_int_eq(r.sp, c->sp);
+		t_assert_int_eq(r.np, c->np);
+		t_assert_int_eq(r.bad_policy, c->bad);
+		t_assert_int_eq(r.rua_valid, c->rua);
+		t_assert_int_eq(r.adkim_strict, c->adkim_s);
+		t_assert_int_eq(r.aspf_strict, c->aspf_s);
+		t_assert_int_eq(r.testing, c->testing);
+		t_assert_int_eq(r.psd, c->psd);
+	}
+}
+
+/* --- walk names and name checks --- */
+
+struct wcase {
+	const char *domain;
+	const char *want; /* the targets joined by spaces; "" for none */
+};
+
+static const struct wcase wcases[] = {
+    {"example.com", "example.com com"},
+    {"com", "com"},
+    /* RFC 9989 4.10, the example after the steps. */
+    {"a.b.c.d.e.f.g.h.i.j.mail.example.com",
+	"a.b.c.d.e.f.g.h.i.j.mail.example.com g.h.i.j.mail.example.com "
+	"h.i.j.mail.example.com i.j.mail.example.com j.mail.example.com "
+	"mail.example.com example.com com"},
+    /* RFC 9989 5.1.8: the zone cut at b.c.d.e.f.g.example.com is never
+     * queried. */
+    {"mail.a.b.c.d.e.f.g.example.com",
+	"mail.a.b.c.d.e.f.g.example.com c.d.e.f.g.example.com "
+	"d.e.f.g.example.com e.f.g.example.com f.g.example.com "
+	"g.example.com example.com com"},
+    {"a.b.c.d.e.f.g.h", "a.b.c.d.e.f.g.h b.c.d.e.f.g.h c.d.e.f.g.h "
+			"d.e.f.g.h e.f.g.h f.g.h g.h h"},
+    {"a.b.c.d.e.f.g", "a.b.c.d.e.f.g b.c.d.e.f.g c.d.e.f.g d.e.f.g e.f.g "
+		      "f.g g"},
+    {"", ""},
+    {"a..b", ""},
+    {"example.com.", ""}, /* dmarc_walk wants the normal form */
+    {".example.com", ""},
+};
+
+static void
+test_walk(void)
+{
+	const char *out[DMARC_MAX_WALK];
+	char        got[1024], big[300];
+	size_t      i, k, n;
+
+	for (i = 0; i < sizeof(wcases) / sizeof(wcases[0]); i++) {
+		t_case(case_name("walk: \"%s\"", wcases[i].domain));
+		n = dmarc_walk(wcases[i].domain, out);
+		got[0] = '\0';
+		for (k = 0; k < n; k++) {
+			if (k > 0)
+				strcat(got, " ");
+			strcat(got, out[k]);
+		}
+		t_assert_str_eq(got, wcases[i].want);
+		t_assert(n <= DMARC_MAX_WALK);
+	}
+
+	t_case("walk: 127 labels still make 8 targets");
+	for (i = 0; i < 127; i++) {
+		big[2 * i] = 'a';
+		big[2 * i + 1] = '.';
+	}
+	big[253] = '\0';
+	t_assert_int_eq(dmarc_walk(big, out), 8);
+	t_assert_str_eq(out[1], "a.a.a.a.a.a.a");
+	t_assert_str_eq(out[7], "a");
+
+	t_case("names: label and name lengths (RFC 1035 2.3.4)");
+	memset(big, 'a', 63);
+	strcpy(big + 63, ".test");
+	t_assert(dmarc_domain_valid(big));
+	memset(big, 'a', 64);
+	strcpy(big + 64, ".test");
+	t_assert(!dmarc_domain_valid(big));
+	for (i = 0; i < 126; i++) {
+		big[2 * i] = 'a';
+		big[2 * i + 1] = '.';
+	}
+	big[251] = 'b';
+	big[252] = 'c';
+	big[253] = '\0'; /* 253 octets */
+	t_assert(dmarc_domain_valid(big));
+	big[253] = 'd';
+	big[254] = '\0';
+	t_assert(!dmarc_domain_valid(big));
+
+	t_case("names: characters");
+	t_assert(dmarc_domain_valid("Example.COM."));
+	t_assert(dmarc_domain_valid("_dmarc.xn--bcher-kva.test"));
+	t_assert(!dmarc_domain_valid("a b.test"));
+	t_assert(!dmarc_domain_valid("a\\.test"));
+	t_assert(!dmarc_domain_valid("b\xc3\xbc"
+				     "cher.test"));
+	t_assert(!dmarc_domain_valid("."));
+	t_assert(!dmarc_domain_valid(""));
+	t_assert(!dmarc_domain_valid("a..test"));
+
+	t_case("strings for the A-R");
+	t_assert_str_eq(dmarc_result_str(DMARC_TEMPERROR), "temperror");
+	t_assert_str_eq(dmarc_result_str(DMARC_PERMERROR), "permerror");
+	t_assert_str_eq(
+	    dmarc_policy_str(DMARC_POLICY_QUARANTINE), "quarantine");
+	t_assert_str_eq(dmarc_policy_str(DMARC_POLICY_UNSPEC), "");
+}
+
+/* --- evaluation through the loopback DNS server --- */
+
+#define AP DMARC_AUTH_PASS
+#define AT DMARC_AUTH_TEMPERROR
+#define AO DMARC_AUTH_OTHER
+
+struct ecase {
+	const char            *name;
+	const char            *from;
+	enum dmarc_auth_result spf;
+	const char            *spf_domain;
+	enum dmarc_auth_result dkim;
+	const char            *dkim_domain;
+	bool                   dkim_testing;
+	enum dmarc_result      want;
+	enum dmarc_policy      policy, dis;
+	bool                   testing;
+	const char            *record_domain; /* NULL: not checked */
+	const char            *org_domain;    /* NULL: not checked */
+};
+
+static const struct ecase ecases[] = {
+    /* p, own record, alignment */
+    {"own p=reject, nothing passes", "reject.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, R, R, 0, "reject.test", NULL},
+    {"SPF pass, same domain", "reject.test", AP, "reject.test", AO, NULL, 0,
+	DMARC_PASS, R, N, 0, "reject.test", NULL},
+    {"SPF pass, relaxed: a subdomain", "reject.test", AP, "bounce.reject.test",
+	AO, NULL, 0, DMARC_PASS, R, N, 0, "reject.test", "reject.test"},
+    {"DKIM pass, relaxed: d= is the parent", "mail.reject.test", AO, NULL, AP,
+	"reject.test", 0, DMARC_PASS, R, N, 0, "reject.test", "reject.test"},
+    {"DKIM pass, d= foreign", "reject.test", AO, NULL, AP, "other.test", 0,
+	DMARC_FAIL, R, R, 0, "reject.test", NULL},
+    {"DKIM pass with a t=y key does not align", "reject.test", AO, NULL, AP,
+	"reject.test", 1, DMARC_FAIL, R, R, 0, "reject.test", NULL},
+    {"SPF fail, aligned domain", "reject.test", AO, "reject.test", AO, NULL, 0,
+	DMARC_FAIL, R, R, 0, "reject.test", NULL},
+    {"aligned DKIM temperror: temperror", "reject.test", AO, NULL, AT,
+	"reject.test", 0, DMARC_TEMPERROR, R, N, 0, "reject.test", NULL},
+    {"unaligned SPF temperror: still fail", "reject.test", AT, "evil.test", AO,
+	NULL, 0, DMARC_FAIL, R, R, 0, "reject.test", NULL},
+    {"SERVFAIL in the identifier's walk: temperror", "reject.test", AP,
+	"b.sf.reject.test", AO, NULL, 0, DMARC_TEMPERROR, R, N, 0,
+	"reject.test", "reject.test"},
+    {"SERVFAIL in a walk, aligned DKIM pass: pass", "reject.test", AP,
+	"b.sf.reject.test", AP, "reject.test", 0, DMARC_PASS, R, N, 0,
+	"reject.test", NULL},
+    {"From in upper case with a trailing dot", "REJECT.Test.", AO, NULL, AO,
+	NULL, 0, DMARC_FAIL, R, R, 0, "reject.test", NULL},
+    /* adkim=s, aspf=s */
+    {"strict: DKIM d= equal", "strict.test", AO, NULL, AP, "strict.test", 0,
+	DMARC_PASS, Q, N, 0, "strict.test", NULL},
+    {"strict: DKIM d= subdomain", "strict.test", AO, NULL, AP,
+	"mail.strict.test", 0, DMARC_FAIL, Q, Q, 0, "strict.test", ""},
+    {"strict: SPF subdomain", "strict.test", AP, "mail.strict.test", AO, NULL,
+	0, DMARC_FAIL, Q, Q, 0, "strict.test", ""},
+    /* sp, np */
+    {"sp for an existing subdomain (A)", "a.org.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, Q, Q, 0, "org.test", "org.test"},
+    {"sp for an existing subdomain (MX only)", "mx.org.test", AO, NULL, AO,
+	NULL, 0, DMARC_FAIL, Q, Q, 0, "org.test", "org.test"},
+    {"np for a non-existent subdomain", "ghost.org.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, N, N, 0, "org.test", "org.test"},
+    {"no sp, no np: p for subdomains", "ghost.nosp.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, R, R, 0, "nosp.test", "nosp.test"},
+    {"np without sp, non-existent", "ghost.np.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, R, R, 0, "np.test", NULL},
+    {"np without sp, existing (AAAA): p", "www.np.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, Q, Q, 0, "np.test", NULL},
+    {"existence test SERVFAIL: temperror", "slow.nxsf.test", AO, NULL, AO, NULL,
+	0, DMARC_TEMPERROR, U, N, 0, "nxsf.test", NULL},
+    {"np not needed on pass", "slow.nxsf.test", AO, NULL, AP, "nxsf.test", 0,
+	DMARC_PASS, R, N, 0, "nxsf.test", "nxsf.test"},
+    /* deep names */
+    {"13 labels: record at the org", "a.b.c.d.e.f.g.h.i.j.mail.example.test",
+	AO, NULL, AO, NULL, 0, DMARC_FAIL, R, R, 0, "example.test",
+	"example.test"},
+    {"9 labels: record at the org", "1.2.3.4.5.6.7.deep.test", AO, NULL, AO,
+	NULL, 0, DMARC_FAIL, Q, Q, 0, "deep.test", "deep.test"},
+    {"9 labels, relaxed DKIM at the org", "1.2.3.4.5.6.7.deep.test", AO, NULL,
+	AP, "deep.test", 0, DMARC_PASS, Q, N, 0, "deep.test", "deep.test"},
+    {"a record below the org is not the policy", "m.x.y.deep.test", AO, NULL,
+	AO, NULL, 0, DMARC_FAIL, Q, Q, 0, "deep.test", "deep.test"},
+    /* psd=y */
+    {"psd=y at a TLD: org one label below", "shop.example", AO, NULL, AO, NULL,
+	0, DMARC_FAIL, R, R, 0, "example", "shop.example"},
+    {"psd=y at a TLD: relaxed SPF", "shop.example", AP, "mail.shop.example", AO,
+	NULL, 0, DMARC_PASS, R, N, 0, "example", "shop.example"},
+    {"psd=y at a TLD: a sibling does not align", "shop.example", AO, NULL, AP,
+	"other.example", 0, DMARC_FAIL, R, R, 0, "example", "shop.example"},
+    {"psd=y: own record below the PSD", "giant.bank.test", AP,
+	"mail.giant.bank.test", AO, NULL, 0, DMARC_PASS, N, N, 0,
+	"giant.bank.test", "giant.bank.test"},
+    {"psd=y: other org under the PSD", "giant.bank.test", AO, NULL, AP,
+	"mail.mega.bank.test", 0, DMARC_FAIL, N, N, 0, "giant.bank.test",
+	"giant.bank.test"},
+    {"psd=y: no org record, the PSD's sp", "nobody.bank.test", AO, NULL, AO,
+	NULL, 0, DMARC_FAIL, Q, Q, 0, "bank.test", "nobody.bank.test"},
+    {"psd=y: no org record, relaxed DKIM", "nobody.bank.test", AO, NULL, AP,
+	"x.nobody.bank.test", 0, DMARC_PASS, Q, N, 0, "bank.test",
+	"nobody.bank.test"},
+    /* psd=n */
+    {"psd=n: org and policy", "x.dept.corp.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, Q, Q, 0, "dept.corp.test", "dept.corp.test"},
+    {"psd=n: the parent org does not align", "x.dept.corp.test", AP,
+	"corp.test", AO, NULL, 0, DMARC_FAIL, Q, Q, 0, "dept.corp.test",
+	"dept.corp.test"},
+    {"psd=n: same org aligns", "x.dept.corp.test", AO, NULL, AP,
+	"y.dept.corp.test", 0, DMARC_PASS, Q, N, 0, "dept.corp.test",
+	"dept.corp.test"},
+    {"psd=n: below the From's org is another org", "corp.test", AO, NULL, AP,
+	"dept.corp.test", 0, DMARC_FAIL, R, R, 0, "corp.test", "corp.test"},
+    /* t=y, pct */
+    {"t=y: reject applied as quarantine", "testing.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, R, Q, 1, "testing.test", NULL},
+    {"pct=0: quarantine applied as none", "pct0.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, Q, N, 1, "pct0.test", NULL},
+    {"pct=50 ignored", "pct50.test", AO, NULL, AO, NULL, 0, DMARC_FAIL, R, R, 0,
+	"pct50.test", NULL},
+    /* records */
+    {"two DMARC records: none", "multi.test", AO, NULL, AO, NULL, 0, DMARC_NONE,
+	U, N, 0, "", NULL},
+    {"a DMARC and an SPF record: the DMARC one", "mixed.test", AO, NULL, AO,
+	NULL, 0, DMARC_FAIL, R, R, 0, "mixed.test", NULL},
+    {"two DMARC records at the parent: none", "sub.multiparent.test", AO, NULL,
+	AO, NULL, 0, DMARC_NONE, U, N, 0, "", NULL},
+    {"strings of a TXT record joined", "split.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, R, R, 0, "split.test", NULL},
+    {"v=DMARC2: none", "v2.test", AO, NULL, AO, NULL, 0, DMARC_NONE, U, N, 0,
+	"", NULL},
+    {"invalid p with a valid rua: p=none", "badp.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, N, N, 0, "badp.test", NULL},
+    {"invalid p without a valid rua: no DMARC", "badpnorua.test", AO, NULL, AO,
+	NULL, 0, DMARC_NONE, U, N, 0, "badpnorua.test", NULL},
+    {"invalid sp without rua: no DMARC", "badsp.test", AO, NULL, AO, NULL, 0,
+	DMARC_NONE, U, N, 0, "badsp.test", NULL},
+    {"missing p: p=none", "nop.test", AO, NULL, AO, NULL, 0, DMARC_FAIL, N, N,
+	0, "nop.test", NULL},
+    {"missing p, adkim=s still applies", "nop.test", AO, NULL, AP,
+	"mail.nop.test", 0, DMARC_FAIL, N, N, 0, "nop.test", NULL},
+    {"no record anywhere: none", "norecord.test", AP, "norecord.test", AO, NULL,
+	0, DMARC_NONE, U, N, 0, "", NULL},
+    /* DNS errors and bad names */
+    {"SERVFAIL at _dmarc.<From>: temperror", "servfail.test", AO, NULL, AO,
+	NULL, 0, DMARC_TEMPERROR, U, N, 0, "", NULL},
+    {"SERVFAIL in the policy walk: temperror", "a.sfparent.test", AO, NULL, AO,
+	NULL, 0, DMARC_TEMPERROR, U, N, 0, "", NULL},
+    {"empty label: permerror", "bad..test", AO, NULL, AO, NULL, 0,
+	DMARC_PERMERROR, U, N, 0, "", NULL},
+    {"space in the name: permerror", "a b.test", AO, NULL, AO, NULL, 0,
+	DMARC_PERMERROR, U, N, 0, "", NULL},
+    {"64-octet label: permerror",
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	"test",
+	AO, NULL, AO, NULL, 0, DMARC_PERMERROR, U, N, 0, "", NULL},
+};
+
+static struct dns *
+open_dns(const char *conf, double timeout)
+{
+	struct dns_params p = {.unbound_conf = conf, .timeout = timeout};
+	struct am_err     err;
+	struct dns       *dns = dns_new(&p, &err);
+
+	if (dns == NULL) {
+		printf("dns_new: %s\n", err.msg);
+		exit(1);
+	}
+	return dns;
+}
+
+static void
+run_case(struct dns *dns, const struct ecase *c, bool prefetch)
+{
+	struct dmarc          *d = dmarc_new(dns, NULL);
+	struct dmarc_auth_dkim k = {.domain = c->dkim_domain,
+	    .result = c->dkim,
+	    .testing = c->dkim_testing};
+	struct dmarc_auth      a = {.spf = c->spf,
+		 .spf_domain = c->spf_domain,
+		 .ndkim = c->dkim_domain != NULL,
+		 .dkim = &k};
+	struct dmarc_verdict   v;
+
+	if (prefetch) {
+		dmarc_prefetch(d, c->from);
+		if (c->spf_domain != NULL)
+			dmarc_prefetch(d, c->spf_domain);
+		if (c->dkim_domain != NULL)
+			dmarc_prefetch(d, c->dkim_domain);
+	}
+	t_assert_int_eq(dmarc_evaluate(d, c->from, &a, &v), c->want);
+	t_assert_int_eq(v.result, c->want);
+	if (v.result != c->want)
+		printf("  reason: %s\n", v.reason);
+	t_assert_int_eq(v.policy, c->policy);
+	t_assert_int_eq(v.disposition, c->dis);
+	t_assert_int_eq(v.testing, c->testing);
+	if (c->record_domain != NULL)
+		t_assert_str_eq(v.record_domain, c->record_domain);
+	if (c->org_domain != NULL)
+		t_assert_str_eq(v.org_domain, c->org_domain);
+	t_assert(v.reason != NULL && v.reason[0] != '\0');
+	t_assert(!(v.spf_aligned || v.dkim_aligned) || v.result == DMARC_PASS);
+	dmarc_free(d);
+}
+
+static void
+test_cases(struct dns *dns)
+{
+	size_t i;
+	int    pf;
+
+	/* Each case twice: collected on demand, and prefetched. */
+	for (pf = 0; pf < 2; pf++)
+		for (i = 0; i < sizeof(ecases) / sizeof(ecases[0]); i++) {
+			t_case(case_name("%s: %s",
+			    pf ? "prefetched" : "on demand", ecases[i].name));
+			run_case(dns, &ecases[i], pf);
+		}
+}
+
+/* The query log, read whole. */
+static char *
+log_read(const char *path)
+{
+	FILE  *f = fopen(path, "r");
+	char  *s;
+	size_t n;
+
+	if (f == NULL)
+		return strdup("");
+	s = calloc(1, 1 << 20);
+	n = fread(s, 1, (1 << 20) - 1, f);
+	s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
+static void
+log_clear(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f != NULL)
+		fclose(f);
+}
+
+/* Lines of the log that end with suffix (e.g. ".example.test TXT"),
+ * joined by spaces, name only. */
+static size_t
+log_grep(const char *log, const char *suffix, char *out, size_t outsize)
+{
+	const char *line = log, *nl;
+	size_t      n = 0, len, sl = strlen(suffix);
+
+	out[0] = '\0';
+	for (; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		len = (size_t)(nl - line);
+		if (len < sl || memcmp(nl - sl, suffix, sl) != 0)
+			continue;
+		if (strlen(out) + len + 2 >= outsize)
+			break;
+		if (n++ > 0)
+			strcat(out, " ");
+		strncat(out, line, len);
+	}
+	return n;
+}
+
+static void
+test_queries(const char *conf, const char *logpath)
+{
+	struct dns            *dns = open_dns(conf, 5.0);
+	struct dmarc          *d;
+	struct dmarc_verdict   v;
+	struct dmarc_auth_dkim k = {.domain = "mail.strict.test", .result = AP};
+	struct dmarc_auth      a = {.ndkim = 1, .dkim = &k};
+	unsigned long          before;
+	char                  *log, got[4096];
+
+	/* A fresh resolver (empty cache) so every query reaches the log. */
+	t_case("walk: the RFC 9989 4.10 example, in order, 8 queries");
+	log_clear(logpath);
+	d = dmarc_new(dns, NULL);
+	before = dns_queries_started(dns);
+	t_assert_int_eq(dmarc_evaluate(d,
+			    "a.b.c.d.e.f.g.h.i.j.mail.example.test", NULL, &v),
+	    DMARC_FAIL);
+	t_assert_int_eq(dns_queries_started(dns) - before, 8);
+	dmarc_free(d);
+	log = log_read(logpath);
+	t_assert_int_eq(log_grep(log, " TXT", got, sizeof(got)), 8);
+	t_assert_str_eq(got,
+	    "_dmarc.a.b.c.d.e.f.g.h.i.j.mail.example.test TXT "
+	    "_dmarc.g.h.i.j.mail.example.test TXT "
+	    "_dmarc.h.i.j.mail.example.test TXT "
+	    "_dmarc.i.j.mail.example.test TXT _dmarc.j.mail.example.test TXT "
+	    "_dmarc.mail.example.test TXT _dmarc.example.test TXT "
+	    "_dmarc.test TXT");
+	/* p applies to a subdomain without np: no existence queries. */
+	t_assert_int_eq(log_grep(log, " A", got, sizeof(got)), 0);
+	free(log);
+
+	t_case("walk: 22 labels prefetched, 8 queries");
+	log_clear(logpath);
+	d = dmarc_new(dns, NULL);
+	before = dns_queries_started(dns);
+	dmarc_prefetch(d, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.deep.test");
+	dmarc_prefetch(d, "A.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.deep.test.");
+	t_assert_int_eq(dns_queries_started(dns) - before, 8);
+	t_assert_int_eq(
+	    dmarc_evaluate(d,
+		"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.deep.test", NULL, &v),
+	    DMARC_FAIL);
+	t_assert_str_eq(v.record_domain, "deep.test");
+	t_assert_int_eq(dns_queries_started(dns) - before, 8);
+	dmarc_free(d);
+	log = log_read(logpath);
+	/* _dmarc.test is in the resolver's cache by now. */
+	t_assert_int_eq(log_grep(log, ".deep.test TXT", got, sizeof(got)), 7);
+	t_assert(strstr(got, "_dmarc.p.q.r.s.t.deep.test TXT") != NULL);
+	t_assert(strstr(got, "_dmarc.o.p.q") == NULL);
+	free(log);
+
+	t_case("np: A, AAAA and MX of the From domain, only when needed");
+	log_clear(logpath);
+	d = dmarc_new(dns, NULL);
+	t_assert_int_eq(
+	    dmarc_evaluate(d, "ghost.org.test", NULL, &v), DMARC_FAIL);
+	t_assert_int_eq(v.policy, DMARC_POLICY_NONE);
+	t_assert_int_eq(
+	    dmarc_evaluate(d, "ghost.nosp.test", NULL, &v), DMARC_FAIL);
+	dmarc_free(d);
+	log = log_read(logpath);
+	t_assert_int_eq(log_grep(log, "ghost.org.test A", got, sizeof(got)), 1);
+	t_assert_int_eq(
+	    log_grep(log, "ghost.org.test AAAA", got, sizeof(got)), 1);
+	t_assert_int_eq(
+	    log_grep(log, "ghost.org.test MX", got, sizeof(got)), 1);
+	t_assert_int_eq(
+	    log_grep(log, "ghost.nosp.test A", got, sizeof(got)), 0);
+	t_assert_int_eq(
+	    log_grep(log, "ghost.nosp.test MX", got, sizeof(got)), 0);
+	free(log);
+
+	t_case("shortcut: strict alignment makes no walk");
+	d = dmarc_new(dns, NULL);
+	before = dns_queries_started(dns);
+	t_assert_int_eq(dmarc_evaluate(d, "strict.test", &a, &v), DMARC_FAIL);
+	t_assert_int_eq(dns_queries_started(dns) - before, 1);
+	dmarc_free(d);
+
+	t_case("shortcut: equal names make no walk");
+	d = dmarc_new(dns, NULL);
+	before = dns_queries_started(dns);
+	k.domain = "Reject.test";
+	t_assert_int_eq(dmarc_evaluate(d, "reject.test", &a, &v), DMARC_PASS);
+	t_assert(v.dkim_aligned && !v.spf_aligned);
+	t_assert_int_eq(dns_queries_started(dns) - before, 1);
+	dmarc_free(d);
+
+	t_case("shortcut: a foreign identifier makes no walk");
+	d = dmarc_new(dns, NULL);
+	before = dns_queries_started(dns);
+	k.domain = "a.b.c.other.test";
+	t_assert_int_eq(dmarc_evaluate(d, "reject.test", &a, &v), DMARC_FAIL);
+	/* _dmarc.reject.test, then its org walk: _dmarc.test. */
+	t_assert_int_eq(dns_queries_started(dns) - before, 2);
+	dmarc_free(d);
+
+	t_case("cache: one query per name and message");
+	d = dmarc_new(dns, NULL);
+	before = dns_queries_started(dns);
+	dmarc_prefetch(d, "reject.test");
+	dmarc_prefetch(d, "reject.test");
+	t_assert_int_eq(dns_queries_started(dns) - before, 2);
+	a.spf = AP;
+	a.spf_domain = "bounce.reject.test";
+	a.ndkim = 0;
+	t_assert_int_eq(dmarc_evaluate(d, "reject.test", &a, &v), DMARC_PASS);
+	t_assert(v.spf_aligned);
+	t_assert_int_eq(dns_queries_started(dns) - before, 3);
+	t_assert_int_eq(dmarc_evaluate(d, "reject.test", &a, &v), DMARC_PASS);
+	t_assert_int_eq(
+	    dmarc_evaluate(d, "mail.reject.test", &a, &v), DMARC_PASS);
+	t_assert_int_eq(dns_queries_started(dns) - before, 4);
+	dmarc_free(d);
+
+	t_case("prefetch: at most DMARC_MAX_PREFETCH domains");
+	{
+		char   dom[32];
+		size_t i;
+
+		d = dmarc_new(dns, NULL);
+		before = dns_queries_started(dns);
+		for (i = 0; i < DMARC_MAX_PREFETCH + 4; i++) {
+			snprintf(dom, sizeof(dom), "pf%zu.test", i);
+			dmarc_prefetch(d, dom);
+		}
+		/* _dmarc.pfN.test for each, and _dmarc.test once. */
+		t_assert_int_eq(
+		    dns_queries_started(dns) - before, DMARC_MAX_PREFETCH + 1);
+		t_assert_int_eq(dmarc_evaluate(d, dom, NULL, &v), DMARC_NONE);
+		t_assert_int_eq(
+		    dmarc_evaluate(d, "reject.test", NULL, &v), DMARC_FAIL);
+		dmarc_free(d);
+	}
+
+	t_case("params: testing_none");
+	{
+		struct dmarc_params p = {.testing_none = true};
+
+		d = dmarc_new(dns, &p);
+		t_assert_int_eq(
+		    dmarc_evaluate(d, "testing.test", NULL, &v), DMARC_FAIL);
+		t_assert_int_eq(v.policy, DMARC_POLICY_REJECT);
+		t_assert_int_eq(v.disposition, DMARC_POLICY_NONE);
+		t_assert(v.testing);
+		dmarc_free(d);
+	}
+
+	t_case("verdict: p, sp, np as published");
+	d = dmarc_new(dns, NULL);
+	t_assert_int_eq(dmarc_evaluate(d, "a.org.test", NULL, &v), DMARC_FAIL);
+	t_assert_int_eq(v.p, DMARC_POLICY_REJECT);
+	t_assert_int_eq(v.sp, DMARC_POLICY_QUARANTINE);
+	t_assert_int_eq(v.np, DMARC_POLICY_NONE);
+	t_assert_int_eq(dmarc_evaluate(d, "badp.test", NULL, &v), DMARC_FAIL);
+	t_assert_int_eq(v.p, DMARC_POLICY_NONE);
+	t_assert_int_eq(v.sp, DMARC_POLICY_NONE);
+	t_assert_int_eq(dmarc_evaluate(d, "nop.test", NULL, &v), DMARC_FAIL);
+	t_assert_int_eq(v.p, DMARC_POLICY_UNSPEC);
+	t_assert_int_eq(v.policy, DMARC_POLICY_NONE);
+	dmarc_free(d);
+
+	dns_free(dns);
+}
+
+static void
+test_timeout(const char *conf)
+{
+	struct dns          *dns = open_dns(conf, 1.0);
+	struct dmarc        *d = dmarc_new(dns, NULL);
+	struct dmarc_verdict v;
+
+	t_case("TIMEOUT at _dmarc.<From>: temperror");
+	t_assert_int_eq(
+	    dmarc_evaluate(d, "timeout.test", NULL, &v), DMARC_TEMPERROR);
+	t_assert_int_eq(v.disposition, DMARC_POLICY_NONE);
+	dmarc_free(d);
+	dns_free(dns);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dns *dns;
+
+	test_parse();
+	test_walk();
+	if (argc >= 3) {
+		test_queries(argv[1], argv[2]);
+		dns = open_dns(argv[1], 5.0);
+		test_cases(dns);
+		dns_free(dns);
+		test_timeout(argv[1]);
+	}
+	return t_done();
+}
