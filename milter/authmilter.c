@@ -1,0 +1,428 @@
+/*
+ * authmilter: the daemon. Options, configuration, the listening socket,
+ * privileges, signals; the mail work is msgauth's, reached through the
+ * libmilter callbacks in milter_cb.c.
+ *
+ * Signals: libmilter's own signal thread stops the filter on SIGHUP, so
+ * smfi_main() runs in a second thread and the main thread keeps SIGHUP,
+ * SIGUSR1, SIGTERM and SIGINT unblocked with handlers that write to a
+ * self-pipe. Linux delivers a process-directed signal to the main thread
+ * when it does not block it, so libmilter's thread never sees them.
+ * SIGHUP/SIGUSR1 reload the configuration and keys; SIGTERM/SIGINT stop
+ * accepting and let connections in flight finish.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+#include <openssl/crypto.h>
+#include <unbound.h>
+
+#include "conf.h"
+#include "log.h"
+#include "milter_cb.h"
+#include "msgauth.h"
+#include "str.h"
+
+/* How long a stop waits for connections in flight (Postfix's
+ * milter_content_timeout is 300 s). */
+#define STOP_GRACE_SECONDS 300
+
+static int         sig_pipe[2] = {-1, -1};
+static const char *conf_file = CONF_DEFAULT_FILE;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: authmilter [-fnV] [-c config]\n"
+			"  -c FILE  configuration file (default %s)\n"
+			"  -f       stay in the foreground, log to stderr\n"
+			"  -n       check the configuration and exit\n"
+			"  -V       print the version and exit\n",
+	    CONF_DEFAULT_FILE);
+	exit(2);
+}
+
+static void
+syslog_sink(enum log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	syslog((int)level, "%s", line);
+}
+
+/* -f: lines on stderr, with a time stamp as syslog would give them. */
+static void
+stderr_sink(enum log_level level, const char *line, void *arg)
+{
+	static const char *names[] = {"emerg", "alert", "crit", "error",
+	    "warning", "notice", "info", "debug"};
+	char               ts[32];
+	struct tm          tm;
+	time_t             now = time(NULL);
+
+	(void)arg;
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", gmtime_r(&now, &tm));
+	fprintf(stderr, "%s authmilter[%ld]: %s%s%s\n", ts, (long)getpid(),
+	    level <= LOG_L_WARNING ? names[level] : "",
+	    level <= LOG_L_WARNING ? ": " : "", line);
+}
+
+static void
+on_signal(int sig)
+{
+	unsigned char c = (unsigned char)sig;
+	int           saved = errno;
+
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* The pipe is full: a signal of this kind is pending anyway. */
+	}
+	errno = saved;
+}
+
+/* libmilter has no call that returns its listening socket; it is the one
+ * socket in listening state, so find it and set TCP_NODELAY there (accepted
+ * sockets inherit it on Linux). Without it, a reply that follows a header
+ * change waits ~40 ms for the MTA's delayed ACK. */
+static void
+set_nodelay_on_listener(void)
+{
+	int fd, on = 1, acc;
+
+	for (fd = 0; fd < 1024; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t               len = sizeof(acc), slen = sizeof(ss);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 ||
+		    !acc)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &slen) < 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+			sizeof(on)) < 0)
+			log_msg(LOG_L_WARNING, "TCP_NODELAY: %s",
+			    strerror(errno));
+	}
+}
+
+/* For local sockets: the mode from the config, and the owner we run as. */
+static int
+set_socket_owner(const struct am_conf *conf, const struct passwd *pw)
+{
+	const char *path = conf->socket_path;
+
+	if (path == NULL)
+		return 0;
+	if (chmod(path, (mode_t)conf->socket_mode) < 0) {
+		log_msg(LOG_L_ERR, "chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) < 0) {
+		log_msg(LOG_L_ERR, "chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	if ((f = fopen(path, "w")) == NULL) {
+		log_msg(LOG_L_ERR, "pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0) {
+		log_msg(LOG_L_ERR, "pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+drop_privileges(const struct passwd *pw)
+{
+	if (pw == NULL || (geteuid() == pw->pw_uid && getuid() == pw->pw_uid))
+		return 0; /* started as that user already (systemd User=) */
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_msg(LOG_L_ERR, "cannot become user %s: %s", pw->pw_name,
+		    strerror(errno));
+		return -1;
+	}
+	/* Make sure there is no way back. */
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		log_msg(LOG_L_ERR, "privileges could be regained after setuid");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+daemonize(void)
+{
+	pid_t pid = fork();
+	int   fd;
+
+	if (pid < 0) {
+		log_msg(LOG_L_ERR, "fork: %s", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if (chdir("/") < 0)
+		exit(1);
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+/* Loads the config and makes its context, sharing the resolver of prev
+ * when the DNS settings did not change. NULL after logging why. */
+static struct msgauth_ctx *
+load(const struct msgauth_ctx *prev)
+{
+	struct am_err       err;
+	struct am_conf     *conf = conf_load(conf_file, &err);
+	struct msgauth_ctx *ctx;
+
+	if (conf == NULL) {
+		log_msg(LOG_L_ERR, "%s", err.msg);
+		return NULL;
+	}
+	ctx = msgauth_ctx_new(conf, prev, &err);
+	conf_unref(conf);
+	if (ctx == NULL)
+		log_msg(LOG_L_ERR, "%s", err.msg);
+	return ctx;
+}
+
+static void
+reload(void)
+{
+	struct msgauth_ctx *old = milter_cb_get_ctx();
+	struct msgauth_ctx *ctx = load(old);
+
+	if (ctx == NULL) {
+		log_msg(LOG_L_ERR, "reload failed; the old configuration stays");
+	} else {
+		const struct am_conf *oc = msgauth_ctx_conf(old);
+		const struct am_conf *nc = msgauth_ctx_conf(ctx);
+
+		/* The socket, user and pidfile are bound at start; say so when
+		 * a reload asks for another one rather than ignore it. */
+		if (strcmp(oc->socket, nc->socket) != 0)
+			log_msg(LOG_L_WARNING, "socket %s: takes a restart",
+			    nc->socket);
+		log_set_level((enum log_level)nc->log_level);
+		milter_cb_set_ctx(ctx);
+		log_msg(LOG_L_NOTICE, "configuration reloaded from %s",
+		    conf_file);
+	}
+	msgauth_ctx_unref(old);
+}
+
+static void *
+milter_thread(void *arg)
+{
+	int *rc = arg;
+
+	*rc = smfi_main();
+	on_signal(0); /* wake the main loop: libmilter has stopped */
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct am_err       err;
+	struct am_conf     *conf;
+	struct msgauth_ctx *ctx;
+	struct passwd      *pw = NULL;
+	struct sigaction    sa;
+	pthread_t           tid;
+	bool                foreground = false, check_only = false;
+	int                 ch, milter_rc = MI_FAILURE, i;
+	time_t              deadline;
+
+	while ((ch = getopt(argc, argv, "c:fnV")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_file = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'V':
+			printf("authmilter %s (%s, libunbound %s, libmilter "
+			       "%d.%d.%d)\n",
+			    PACKAGE_VERSION, OpenSSL_version(OPENSSL_VERSION),
+			    ub_version(), SM_LM_VRS_MAJOR(SMFI_VERSION),
+			    SM_LM_VRS_MINOR(SMFI_VERSION),
+			    SM_LM_VRS_PLVL(SMFI_VERSION));
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if ((conf = conf_load(conf_file, &err)) == NULL) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 2;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", conf_file);
+		conf_unref(conf);
+		return 0;
+	}
+	log_set_level((enum log_level)conf->log_level);
+	if (foreground) {
+		log_set_sink(stderr_sink, NULL);
+	} else {
+		openlog("authmilter", LOG_PID | LOG_NDELAY,
+		    conf->syslog_facility);
+		log_set_sink(syslog_sink, NULL);
+	}
+
+	if (conf->user != NULL && conf->user[0] != '\0') {
+		if ((pw = getpwnam(conf->user)) == NULL) {
+			log_msg(LOG_L_ERR, "%s: user \"%s\" does not exist",
+			    conf_file, conf->user);
+			return 1;
+		}
+	} else if (geteuid() == 0) {
+		log_msg(LOG_L_ERR, "%s: refusing to run as root: set user",
+		    conf_file);
+		return 1;
+	}
+
+	if (smfi_register(milter_cb_desc) != MI_SUCCESS ||
+	    smfi_setconn(conf->socket) != MI_SUCCESS ||
+	    smfi_settimeout(7200) != MI_SUCCESS ||
+	    smfi_opensocket(true) != MI_SUCCESS) {
+		log_msg(LOG_L_ERR, "cannot listen on %s", conf->socket);
+		return 1;
+	}
+	set_nodelay_on_listener();
+	if (set_socket_owner(conf, pw) < 0)
+		return 1;
+	if (!foreground)
+		daemonize();
+	if (write_pidfile(conf->pidfile) < 0 || drop_privileges(pw) < 0)
+		return 1;
+
+	/* Threads start only now: after fork, after setuid. */
+	ctx = msgauth_ctx_new(conf, NULL, &err);
+	if (ctx == NULL) {
+		log_msg(LOG_L_ERR, "%s", err.msg);
+		return 1;
+	}
+	milter_cb_set_ctx(ctx);
+
+	if (pipe(sig_pipe) < 0) {
+		log_msg(LOG_L_ERR, "pipe: %s", strerror(errno));
+		return 1;
+	}
+	fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The milter thread must not take our signals: it and libmilter's
+	 * threads start with them blocked. */
+	{
+		sigset_t block, old;
+
+		sigemptyset(&block);
+		sigaddset(&block, SIGHUP);
+		sigaddset(&block, SIGUSR1);
+		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGINT);
+		pthread_sigmask(SIG_BLOCK, &block, &old);
+		if (pthread_create(&tid, NULL, milter_thread, &milter_rc) !=
+		    0) {
+			log_msg(LOG_L_ERR, "cannot start the milter thread");
+			return 1;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	log_msg(LOG_L_NOTICE, "authmilter %s listening on %s", PACKAGE_VERSION,
+	    conf->socket);
+	conf_unref(conf);
+
+	for (;;) {
+		unsigned char sig;
+		ssize_t       n = read(sig_pipe[0], &sig, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || sig == 0) {
+			log_msg(LOG_L_ERR, "libmilter stopped");
+			break;
+		}
+		if (sig == SIGHUP || sig == SIGUSR1) {
+			reload();
+			continue;
+		}
+		log_msg(LOG_L_NOTICE, "stopping on signal %d", sig);
+		smfi_stop();
+		break;
+	}
+	pthread_join(tid, NULL);
+
+	/* libmilter does not wait for its session threads: do it here, so a
+	 * stop never cuts a transaction short. */
+	deadline = time(NULL) + STOP_GRACE_SECONDS;
+	for (i = 0; milter_cb_active() > 0 && time(NULL) < deadline; i++) {
+		if (i % 100 == 0)
+			log_msg(LOG_L_NOTICE,
+			    "waiting for %u connection(s) to finish",
+			    milter_cb_active());
+		poll(NULL, 0, 50);
+	}
+	if (milter_cb_active() > 0)
+		log_msg(LOG_L_WARNING, "%u connection(s) still open at exit",
+		    milter_cb_active());
+	milter_cb_set_ctx(NULL);
+	log_msg(LOG_L_NOTICE, "stopped");
+	return milter_rc == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,1102 @@
+/*
+ * msgauth: the per-message engine. See msgauth.h for the flow.
+ *
+ * What runs when (so that no DNS answer is awaited at end of message that
+ * could have been asked for earlier):
+ *   MAIL FROM  SPF for the HELO and MAIL FROM identities starts on a worker
+ *              thread (its lookups depend on each other); with
+ *              spf.reject_fail the MAIL FROM result is awaited here.
+ *   header     From: the DMARC lookups for its domain start (all tree-walk
+ *              names at once). DKIM-Signature: the key lookup starts.
+ *   body       each chunk goes to the body hashes; nothing is kept.
+ *   end        SPF is joined, signatures verified (or made), DMARC decided,
+ *              forged Authentication-Results removed, ours added.
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authres.h"
+#include "buf.h"
+#include "dkim_sign.h"
+#include "dkim_verify.h"
+#include "dmarc.h"
+#include "dns.h"
+#include "hdr.h"
+#include "ipaddr.h"
+#include "mailaddr.h"
+#include "msgauth.h"
+#include "spf.h"
+#include "str.h"
+#include "workq.h"
+
+#define AR_NAME "Authentication-Results"
+/* Signatures made per message: a rotation signs with old and new keys of
+ * both algorithms; more than 8 is a table mistake, not a need. */
+#define MSGAUTH_MAX_SIGN_KEYS 8
+
+/* The resolver, shared by the contexts of successive reloads while the DNS
+ * settings stay the same (so the cache survives a reload). */
+struct msgauth_dns {
+	atomic_uint refs;
+	struct dns *dns;
+};
+
+struct msgauth_ctx {
+	atomic_uint         refs;
+	struct am_conf     *conf;
+	struct msgauth_dns *dns;
+	time_t              now;
+};
+
+/* One SPF evaluation running beside the SMTP dialogue. */
+struct spf_run {
+	struct workq_job  job;
+	struct spf_query *q;
+	struct ipaddr     ip;
+	char             *domain; /* the identity's domain */
+	char             *sender; /* local@domain */
+	const char       *helo;
+	enum spf_result   result;
+	bool              started;
+};
+
+/* The results of a message, kept for the A-R field and the summary. */
+#define MSGAUTH_MAX_RESULTS 32
+#define MSGAUTH_MAX_PROPS   6
+
+struct result {
+	const char         *method;
+	const char         *result;
+	char               *reason; /* comment, or NULL */
+	struct authres_prop prop[MSGAUTH_MAX_PROPS];
+	size_t              nprops;
+	char               *vals[MSGAUTH_MAX_PROPS]; /* owned prop values */
+};
+
+struct msgauth {
+	/* The connection. */
+	char         *hostname;
+	char          addr_text[IPADDR_STRLEN];
+	struct ipaddr addr;
+	bool          have_addr;
+	char         *helo;
+
+	/* The message: ctx is set from MAIL FROM to end of message. */
+	struct msgauth_ctx *ctx;
+	char                queue_id[64];
+	bool                outbound;
+	char               *mf_domain; /* MAIL FROM domain; NULL: null path */
+	char               *mf_addr;   /* local@domain, for SPF's %{s} */
+	struct hdr_list    *hdrs;
+	bool                hdr_overflow;
+	struct spf_run      spf_mfrom, spf_helo;
+	struct dkim_verify *dv;
+	struct dkim_sign   *ds;
+	/* The signer reads its params and keys until it is freed. */
+	struct dkim_sign_params sign_params;
+	struct dkim_sign_key    sign_keys[MSGAUTH_MAX_SIGN_KEYS];
+	bool                    sign_failed;
+	struct am_err           sign_err;
+	struct dmarc       *dm;
+	size_t              nfrom_fields;
+
+	/* The results and what the last end of message produced. */
+	struct result results[MSGAUTH_MAX_RESULTS];
+	size_t        nresults;
+	struct buf    summary;
+	char         *ar_value;
+	char         *rspf_value;
+	char         *sig_values[MSGAUTH_MAX_EDITS / 2];
+	size_t        nsig_values;
+	char          quarantine_reason[300];
+};
+
+/* --- contexts --- */
+
+static void
+msgauth_dns_unref(struct msgauth_dns *d)
+{
+	if (d != NULL && atomic_fetch_sub(&d->refs, 1) == 1) {
+		dns_free(d->dns);
+		free(d);
+	}
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+struct msgauth_ctx *
+msgauth_ctx_new(struct am_conf *conf, const struct msgauth_ctx *prev,
+    struct am_err *err)
+{
+	struct msgauth_ctx *ctx = calloc(1, sizeof(*ctx));
+	const struct am_conf *pc = prev ? prev->conf : NULL;
+
+	if (ctx == NULL) {
+		am_err_set(err, "out of memory");
+		return NULL;
+	}
+	atomic_init(&ctx->refs, 1);
+	if (pc != NULL && same_str(pc->dns.unbound_conf, conf->dns.unbound_conf) &&
+	    same_str(pc->dns.trust_anchor, conf->dns.trust_anchor) &&
+	    pc->dns.timeout == conf->dns.timeout) {
+		ctx->dns = prev->dns;
+		atomic_fetch_add(&ctx->dns->refs, 1);
+	} else {
+		struct dns_params dp = {
+			.unbound_conf = conf->dns.unbound_conf,
+			.trust_anchor = conf->dns.trust_anchor,
+			.timeout = conf->dns.timeout,
+		};
+
+		if ((ctx->dns = calloc(1, sizeof(*ctx->dns))) == NULL) {
+			am_err_set(err, "out of memory");
+			free(ctx);
+			return NULL;
+		}
+		atomic_init(&ctx->dns->refs, 1);
+		if ((ctx->dns->dns = dns_new(&dp, err)) == NULL) {
+			free(ctx->dns);
+			free(ctx);
+			return NULL;
+		}
+	}
+	ctx->conf = conf_ref(conf);
+	return ctx;
+}
+
+struct msgauth_ctx *
+msgauth_ctx_ref(struct msgauth_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->refs, 1);
+	return ctx;
+}
+
+void
+msgauth_ctx_unref(struct msgauth_ctx *ctx)
+{
+	if (ctx == NULL || atomic_fetch_sub(&ctx->refs, 1) != 1)
+		return;
+	msgauth_dns_unref(ctx->dns);
+	conf_unref(ctx->conf);
+	free(ctx);
+}
+
+const struct am_conf *
+msgauth_ctx_conf(const struct msgauth_ctx *ctx)
+{
+	return ctx->conf;
+}
+
+struct dns *
+msgauth_ctx_dns(const struct msgauth_ctx *ctx)
+{
+	return ctx->dns->dns;
+}
+
+void
+msgauth_ctx_set_now(struct msgauth_ctx *ctx, time_t now)
+{
+	ctx->now = now;
+}
+
+static time_t
+ctx_now(const struct msgauth_ctx *ctx)
+{
+	return ctx->now ? ctx->now : time(NULL);
+}
+
+/* --- replies and results --- */
+
+static void
+reply_set(struct msgauth_reply *r, enum msgauth_verdict v, const char *code,
+    const char *xcode, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+reply_set(struct msgauth_reply *r, enum msgauth_verdict v, const char *code,
+    const char *xcode, const char *fmt, ...)
+{
+	char    raw[sizeof(r->text)];
+	va_list ap;
+
+	r->verdict = v;
+	str_lcpy(r->code, code, sizeof(r->code));
+	str_lcpy(r->xcode, xcode, sizeof(r->xcode));
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	/* The text may quote a domain or an SPF explanation. */
+	str_printable(r->text, sizeof(r->text), raw, strlen(raw));
+}
+
+static void
+reply_continue(struct msgauth_reply *r)
+{
+	r->verdict = MSGAUTH_CONTINUE;
+	r->code[0] = r->xcode[0] = r->text[0] = '\0';
+}
+
+/* Adds a result; props are given as ptype, property, value triples ending
+ * with NULL, values copied. Past the limit, the result is dropped (the
+ * A-R field would be unreadable long before). */
+static struct result *
+result_add(struct msgauth *m, const char *method, const char *res,
+    const char *reason, ...)
+{
+	struct result *r;
+	const char    *ptype;
+	va_list        ap;
+
+	if (m->nresults == MSGAUTH_MAX_RESULTS)
+		return NULL;
+	r = &m->results[m->nresults++];
+	memset(r, 0, sizeof(*r));
+	r->method = method;
+	r->result = res;
+	r->reason = reason ? strdup(reason) : NULL;
+	va_start(ap, reason);
+	while ((ptype = va_arg(ap, const char *)) != NULL) {
+		const char *prop = va_arg(ap, const char *);
+		const char *val = va_arg(ap, const char *);
+
+		if (val == NULL || r->nprops == MSGAUTH_MAX_PROPS)
+			continue;
+		r->vals[r->nprops] = strdup(val);
+		r->prop[r->nprops].ptype = ptype;
+		r->prop[r->nprops].property = prop;
+		r->prop[r->nprops].value = r->vals[r->nprops];
+		if (r->vals[r->nprops] != NULL)
+			r->nprops++;
+	}
+	va_end(ap);
+	return r;
+}
+
+static void
+results_clear(struct msgauth *m)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->nresults; i++) {
+		free(m->results[i].reason);
+		for (j = 0; j < m->results[i].nprops; j++)
+			free(m->results[i].vals[j]);
+	}
+	m->nresults = 0;
+}
+
+/* --- message state --- */
+
+static void
+spf_run_join(struct spf_run *s)
+{
+	if (s->started)
+		workq_wait(&s->job);
+}
+
+static void
+spf_run_clear(struct spf_run *s)
+{
+	spf_run_join(s);
+	spf_query_free(s->q);
+	free(s->domain);
+	free(s->sender);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Releases what a message holds while it runs. */
+static void
+msg_clear_work(struct msgauth *m)
+{
+	spf_run_clear(&m->spf_mfrom);
+	spf_run_clear(&m->spf_helo);
+	dkim_verify_free(m->dv);
+	m->dv = NULL;
+	dkim_sign_free(m->ds);
+	m->ds = NULL;
+	m->sign_failed = false;
+	dmarc_free(m->dm);
+	m->dm = NULL;
+	if (m->hdrs != NULL)
+		hdr_list_reset(m->hdrs);
+	m->hdr_overflow = false;
+	m->nfrom_fields = 0;
+	free(m->mf_domain);
+	free(m->mf_addr);
+	m->mf_domain = m->mf_addr = NULL;
+	msgauth_ctx_unref(m->ctx);
+	m->ctx = NULL;
+}
+
+/* Releases what the last end of message handed out. */
+static void
+msg_clear_output(struct msgauth *m)
+{
+	size_t i;
+
+	results_clear(m);
+	buf_reset(&m->summary);
+	free(m->ar_value);
+	free(m->rspf_value);
+	m->ar_value = m->rspf_value = NULL;
+	for (i = 0; i < m->nsig_values; i++)
+		free(m->sig_values[i]);
+	m->nsig_values = 0;
+	m->quarantine_reason[0] = '\0';
+}
+
+struct msgauth *
+msgauth_new(void)
+{
+	struct msgauth *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	if ((m->hdrs = hdr_list_new()) == NULL) {
+		free(m);
+		return NULL;
+	}
+	buf_init(&m->summary, 16384);
+	str_lcpy(m->queue_id, "NOQUEUE", sizeof(m->queue_id));
+	return m;
+}
+
+void
+msgauth_free(struct msgauth *m)
+{
+	if (m == NULL)
+		return;
+	msg_clear_work(m);
+	msg_clear_output(m);
+	buf_free(&m->summary);
+	hdr_list_free(m->hdrs);
+	free(m->hostname);
+	free(m->helo);
+	free(m);
+}
+
+void
+msgauth_connect(struct msgauth *m, const char *hostname, const char *addr)
+{
+	free(m->hostname);
+	m->hostname = strdup(hostname ? hostname : "unknown");
+	m->have_addr = addr != NULL && ipaddr_parse(&m->addr, addr);
+	if (m->have_addr)
+		ipaddr_str(&m->addr, m->addr_text, sizeof(m->addr_text));
+	else
+		m->addr_text[0] = '\0';
+}
+
+void
+msgauth_helo(struct msgauth *m, const char *helo)
+{
+	free(m->helo);
+	m->helo = strdup(helo ? helo : "");
+}
+
+void
+msgauth_queue_id(struct msgauth *m, const char *id)
+{
+	if (id != NULL && id[0] != '\0')
+		str_printable(m->queue_id, sizeof(m->queue_id), id, strlen(id));
+}
+
+const char *
+msgauth_log_id(const struct msgauth *m)
+{
+	return m->queue_id;
+}
+
+bool
+msgauth_outbound(const struct msgauth *m)
+{
+	return m->outbound;
+}
+
+const char *
+msgauth_verdict_str(enum msgauth_verdict v)
+{
+	switch (v) {
+	case MSGAUTH_CONTINUE:
+		return "continue";
+	case MSGAUTH_ACCEPT:
+		return "accept";
+	case MSGAUTH_REJECT:
+		return "reject";
+	case MSGAUTH_TEMPFAIL:
+		return "tempfail";
+	case MSGAUTH_QUARANTINE:
+		return "quarantine";
+	}
+	return "?";
+}
+
+/* --- SPF --- */
+
+static void
+spf_run_fn(void *arg)
+{
+	struct spf_run *s = arg;
+
+	s->result = spf_check_host(s->q, &s->ip, s->domain, s->sender, s->helo);
+}
+
+/* Starts check_host() for one identity on a worker thread; a start that
+ * fails runs it here. Returns false only on OOM. */
+static bool
+spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
+    const char *sender)
+{
+	struct spf_params p = {
+		.receiver = m->ctx->conf->authserv_id,
+		.now = ctx_now(m->ctx),
+	};
+
+	s->q = spf_query_new(msgauth_ctx_dns(m->ctx), &p);
+	s->domain = strdup(domain);
+	s->sender = strdup(sender);
+	if (s->q == NULL || s->domain == NULL || s->sender == NULL)
+		return false;
+	s->ip = m->addr;
+	s->helo = m->helo ? m->helo : "";
+	s->job.fn = spf_run_fn;
+	s->job.arg = s;
+	s->started = true;
+	if (workq_submit(&s->job) < 0)
+		spf_run_fn(s);
+	return true;
+}
+
+static void
+spf_start(struct msgauth *m, struct msgauth_reply *r)
+{
+	const struct am_conf *c = m->ctx->conf;
+	char                  sender[600];
+	const char           *helo_domain = NULL;
+
+	if (!c->spf.enabled || m->outbound || !m->have_addr)
+		return;
+	if (m->helo != NULL && mailaddr_domain_valid(m->helo, strlen(m->helo)))
+		helo_domain = m->helo;
+	/* RFC 7208 2.3: the HELO identity, when it is a domain name. */
+	if (c->spf.helo && helo_domain != NULL) {
+		snprintf(sender, sizeof(sender), "postmaster@%s", helo_domain);
+		if (!spf_run_start(m, &m->spf_helo, helo_domain, sender))
+			goto oom;
+	}
+	/* RFC 7208 2.4: the MAIL FROM identity; for the null reverse-path,
+	 * postmaster@ the HELO domain. */
+	if (m->mf_domain != NULL) {
+		if (!spf_run_start(m, &m->spf_mfrom, m->mf_domain, m->mf_addr))
+			goto oom;
+	} else if (helo_domain != NULL) {
+		snprintf(sender, sizeof(sender), "postmaster@%s", helo_domain);
+		if (!spf_run_start(m, &m->spf_mfrom, helo_domain, sender))
+			goto oom;
+	}
+	if (!c->spf.reject_fail || !m->spf_mfrom.started)
+		return;
+	spf_run_join(&m->spf_mfrom);
+	if (m->spf_mfrom.result == SPF_FAIL) {
+		const char *exp = spf_explanation(m->spf_mfrom.q);
+
+		/* RFC 7208 8.4 and RFC 7372 3.2: 5.7.23. */
+		if (exp != NULL)
+			reply_set(r, MSGAUTH_REJECT, "550", "5.7.23", "%s", exp);
+		else
+			reply_set(r, MSGAUTH_REJECT, "550", "5.7.23",
+			    "SPF: %s is not allowed to send mail from %s",
+			    m->addr_text, m->spf_mfrom.domain);
+	} else if (m->spf_mfrom.result == SPF_TEMPERROR &&
+		   c->on_dns_error == CONF_TEMPFAIL) {
+		reply_set(r, MSGAUTH_TEMPFAIL, "451", "4.7.24",
+		    "SPF: temporary DNS error for %s, try again later",
+		    m->spf_mfrom.domain);
+	}
+	return;
+oom:
+	reply_set(r, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+	    "local error, try again later");
+}
+
+/* --- the SMTP events --- */
+
+void
+msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx,
+    const char *from, const char *auth_authen, struct msgauth_reply *r)
+{
+	const struct am_conf *c;
+	struct mailaddr_path  path;
+
+	msgauth_abort(m);
+	msg_clear_output(m);
+	reply_continue(r);
+	str_lcpy(m->queue_id, "NOQUEUE", sizeof(m->queue_id));
+	m->ctx = msgauth_ctx_ref(ctx);
+	c = ctx->conf;
+	m->outbound = (auth_authen != NULL && auth_authen[0] != '\0') ||
+	    (m->have_addr && conf_trusted(c, &m->addr));
+	/* A MAIL FROM without a usable domain has no SPF identity of its own:
+	 * like the null path, it falls back to the HELO name. */
+	if (mailaddr_parse_path(from, strlen(from), &path, NULL) ==
+		MAILADDR_OK &&
+	    path.domain_ok) {
+		m->mf_domain = strdup(path.domain_norm);
+		m->mf_addr = malloc(strlen(path.local) + strlen(path.domain) + 2);
+		if (m->mf_addr != NULL)
+			sprintf(m->mf_addr, "%s@%s", path.local, path.domain);
+	}
+	if (!m->outbound) {
+		if (c->dmarc.enabled)
+			m->dm = dmarc_new(msgauth_ctx_dns(ctx),
+			    &(struct dmarc_params){.testing_none = true});
+		if (c->dkim.verify) {
+			struct dkim_verify_params vp = {
+				.max_signatures = c->dkim.max_signatures,
+				.min_rsa_bits = c->dkim.min_rsa_bits,
+				.accept_sha1 = c->dkim.accept_sha1,
+				.ignore_l = c->dkim.ignore_l,
+				.now = ctx_now(ctx),
+			};
+			m->dv = dkim_verify_new(msgauth_ctx_dns(ctx), &vp);
+		}
+		if (m->dm != NULL && m->mf_domain != NULL)
+			dmarc_prefetch(m->dm, m->mf_domain);
+	}
+	spf_start(m, r);
+}
+
+void
+msgauth_header(struct msgauth *m, const char *name, const char *value,
+    struct msgauth_reply *r)
+{
+	const struct hdr_field *f;
+
+	reply_continue(r);
+	if (m->ctx == NULL || m->hdr_overflow)
+		return;
+	if (hdr_list_add(m->hdrs, name, strlen(name), value, strlen(value)) <
+	    0) {
+		m->hdr_overflow = true;
+		return;
+	}
+	f = hdr_list_get(m->hdrs, hdr_list_count(m->hdrs) - 1);
+	if (m->dv != NULL)
+		dkim_verify_header(m->dv, f);
+	if (hdr_name_is(f, "From")) {
+		struct mailaddr_list *l;
+
+		m->nfrom_fields++;
+		/* Start the DMARC lookups now: they run while the body
+		 * streams in. */
+		if (m->dm != NULL && m->nfrom_fields == 1 &&
+		    (l = mailaddr_parse_list(f->value, f->vallen)) != NULL) {
+			size_t i;
+
+			for (i = 0; i < l->count; i++)
+				if (l->addr[i].domain_norm != NULL)
+					dmarc_prefetch(m->dm,
+					    l->addr[i].domain_norm);
+			mailaddr_list_free(l);
+		}
+	}
+}
+
+/* The RFC5322.From situation of a message: DMARC needs exactly one From
+ * field whose addresses all share one usable domain (RFC 9989 4.4). */
+struct from_info {
+	const char           *problem; /* NULL when DMARC can proceed */
+	char                  domains[MAILADDR_MAX][MAILADDR_DOMAIN_MAX + 1];
+	size_t                ndomains;
+	char                  first_addr[600]; /* for the signing table */
+};
+
+static void
+from_info_get(const struct msgauth *m, struct from_info *fi)
+{
+	size_t i, j, k, n = hdr_list_count(m->hdrs);
+	bool   unusable = false, bad = false;
+
+	memset(fi, 0, sizeof(*fi));
+	for (i = 0; i < n; i++) {
+		const struct hdr_field *f = hdr_list_get(m->hdrs, i);
+		struct mailaddr_list   *l;
+
+		if (!hdr_name_is(f, "From"))
+			continue;
+		if ((l = mailaddr_parse_list(f->value, f->vallen)) == NULL) {
+			bad = true;
+			continue;
+		}
+		if (l->status != MAILADDR_OK)
+			bad = true;
+		for (j = 0; j < l->count; j++) {
+			const struct mailaddr *a = &l->addr[j];
+
+			if (fi->first_addr[0] == '\0')
+				snprintf(fi->first_addr, sizeof(fi->first_addr),
+				    "%s@%s", a->local,
+				    a->domain_norm ? a->domain_norm : "");
+			if (a->domain_norm == NULL) {
+				unusable = true;
+				continue;
+			}
+			for (k = 0; k < fi->ndomains; k++)
+				if (strcmp(fi->domains[k], a->domain_norm) == 0)
+					break;
+			if (k == fi->ndomains && k < MAILADDR_MAX)
+				str_lcpy(fi->domains[fi->ndomains++],
+				    a->domain_norm, sizeof(fi->domains[0]));
+		}
+		mailaddr_list_free(l);
+	}
+	if (m->nfrom_fields == 0)
+		fi->problem = "no From field";
+	else if (m->nfrom_fields > 1)
+		fi->problem = "several From fields";
+	else if (bad)
+		fi->problem = "From field does not parse";
+	else if (unusable || fi->ndomains == 0)
+		fi->problem = "From field without a usable domain";
+	else if (fi->ndomains > 1)
+		fi->problem = "From addresses in several domains";
+}
+
+void
+msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
+{
+	const struct am_conf        *c;
+	const struct conf_sign_rule *rule;
+	struct from_info             fi;
+	size_t                       i;
+
+	reply_continue(r);
+	if (m->ctx == NULL || m->hdr_overflow)
+		return;
+	c = m->ctx->conf;
+	if (m->dv != NULL)
+		dkim_verify_eoh(m->dv, m->hdrs);
+	if (!m->outbound || c->dkim.sign.ntable == 0)
+		return;
+	/* Sign only a message with one author domain: a row chosen by one of
+	 * several From addresses would sign for the others too. */
+	from_info_get(m, &fi);
+	if (fi.problem != NULL ||
+	    (rule = conf_sign_match(c, fi.first_addr)) == NULL)
+		return;
+	m->sign_params = (struct dkim_sign_params){
+		.header_canon = c->dkim.sign.header_canon == CONF_CANON_RELAXED
+		    ? DKIM_CANON_RELAXED
+		    : DKIM_CANON_SIMPLE,
+		.body_canon = c->dkim.sign.body_canon == CONF_CANON_RELAXED
+		    ? DKIM_CANON_RELAXED
+		    : DKIM_CANON_SIMPLE,
+		.headers = (const char *const *)c->dkim.sign.headers,
+		.nheaders = c->dkim.sign.nheaders,
+		.oversign = (const char *const *)c->dkim.sign.oversign,
+		.noversign = c->dkim.sign.noversign,
+		.now = ctx_now(m->ctx),
+	};
+	for (i = 0; i < rule->nkeys && i < MSGAUTH_MAX_SIGN_KEYS; i++) {
+		const struct conf_key *k = rule->keys[i];
+
+		m->sign_keys[i] = (struct dkim_sign_key){
+			.domain = k->domain,
+			.selector = k->selector,
+			.alg = k->alg == CONF_ALG_ED25519_SHA256
+			    ? DKIM_ALG_ED25519_SHA256
+			    : DKIM_ALG_RSA_SHA256,
+			.pkey = k->pkey,
+		};
+	}
+	m->ds = dkim_sign_new(&m->sign_params, m->sign_keys, i);
+	if (m->ds != NULL && dkim_sign_eoh(m->ds, &m->sign_err) < 0)
+		m->sign_failed = true;
+}
+
+void
+msgauth_body(struct msgauth *m, const void *p, size_t n,
+    struct msgauth_reply *r)
+{
+	reply_continue(r);
+	if (m->dv != NULL)
+		dkim_verify_body(m->dv, p, n);
+	if (m->ds != NULL && !m->sign_failed &&
+	    dkim_sign_body(m->ds, p, n, &m->sign_err) < 0)
+		m->sign_failed = true;
+}
+
+void
+msgauth_abort(struct msgauth *m)
+{
+	msg_clear_work(m);
+}
+
+/* --- end of message --- */
+
+static void
+eom_spf(struct msgauth *m)
+{
+	struct spf_run *s[2] = {&m->spf_helo, &m->spf_mfrom};
+	size_t          i;
+
+	for (i = 0; i < 2; i++) {
+		if (!s[i]->started)
+			continue;
+		spf_run_join(s[i]);
+		result_add(m, "spf", spf_result_str(s[i]->result),
+		    spf_reason(s[i]->q), "smtp",
+		    s[i] == &m->spf_helo ? "helo" : "mailfrom", s[i]->domain,
+		    NULL);
+	}
+}
+
+static void
+eom_dkim(struct msgauth *m)
+{
+	size_t i, n;
+
+	dkim_verify_eom(m->dv, m->hdrs);
+	n = dkim_verify_count(m->dv);
+	if (n == 0)
+		result_add(m, "dkim", "none", NULL, NULL);
+	for (i = 0; i < n; i++) {
+		const struct dkim_result *d = dkim_verify_result(m->dv, i);
+
+		result_add(m, "dkim", dkim_status_str(d->status), d->reason,
+		    "header", "d", d->domain, "header", "i", d->identity,
+		    "header", "s", d->selector, "header", "a", d->algorithm,
+		    "header", "b", d->b8, NULL);
+	}
+}
+
+/* Orders dispositions for "the strictest result" over several From
+ * domains: a temporary error outranks nothing but a pass. */
+static int
+verdict_rank(const struct dmarc_verdict *v)
+{
+	if (v->result == DMARC_FAIL)
+		return 10 + (int)v->disposition;
+	if (v->result == DMARC_TEMPERROR)
+		return 5;
+	if (v->result == DMARC_PERMERROR)
+		return 4;
+	return v->result == DMARC_NONE ? 2 : 1;
+}
+
+/* A policy for the A-R comment; an absent tag shows what stands in for it
+ * (sp defaults to p, p to none). */
+static const char *
+policy_name(enum dmarc_policy p, enum dmarc_policy fallback)
+{
+	if (p == DMARC_POLICY_UNSPEC)
+		p = fallback;
+	return p == DMARC_POLICY_UNSPEC ? "none" : dmarc_policy_str(p);
+}
+
+static void
+eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
+{
+	const struct am_conf   *c = m->ctx->conf;
+	struct from_info        fi;
+	struct dmarc_auth       auth = {0};
+	struct dmarc_auth_dkim  dk[32];
+	struct dmarc_verdict    v, worst;
+	const char             *worst_domain = NULL;
+	char                    comment[160];
+	size_t                  i, n;
+
+	from_info_get(m, &fi);
+	if (fi.problem != NULL &&
+	    (c->dmarc.multiple_from == CONF_MULTI_FROM_REJECT ||
+		fi.ndomains == 0)) {
+		/* RFC 9989 leaves these to local policy; they are where a
+		 * forged author hides, so they never pass and are never "no
+		 * DMARC". */
+		result_add(m, "dmarc", "permerror", fi.problem, "header", "from",
+		    fi.ndomains > 0 ? fi.domains[0] : NULL, NULL);
+		if (c->dmarc.enforce)
+			reply_set(r, MSGAUTH_REJECT, "550", "5.7.1",
+			    "Message rejected: %s (RFC 5322 3.6.2 asks for one "
+			    "author domain)",
+			    fi.problem);
+		return;
+	}
+	if (m->spf_mfrom.started) {
+		auth.spf = m->spf_mfrom.result == SPF_PASS ? DMARC_AUTH_PASS
+		    : m->spf_mfrom.result == SPF_TEMPERROR ? DMARC_AUTH_TEMPERROR
+							   : DMARC_AUTH_OTHER;
+		auth.spf_domain = m->spf_mfrom.domain;
+	}
+	n = m->dv != NULL ? dkim_verify_count(m->dv) : 0;
+	for (i = 0; i < n && i < 32; i++) {
+		const struct dkim_result *d = dkim_verify_result(m->dv, i);
+
+		dk[i].domain = d->domain;
+		dk[i].testing = d->testing;
+		dk[i].result = d->status == DKIM_PASS ? DMARC_AUTH_PASS
+		    : d->status == DKIM_TEMPERROR     ? DMARC_AUTH_TEMPERROR
+						      : DMARC_AUTH_OTHER;
+	}
+	auth.ndkim = i;
+	auth.dkim = dk;
+	memset(&worst, 0, sizeof(worst));
+	for (i = 0; i < fi.ndomains; i++) {
+		dmarc_evaluate(m->dm, fi.domains[i], &auth, &v);
+		if (worst_domain == NULL || verdict_rank(&v) > verdict_rank(&worst)) {
+			worst = v;
+			worst_domain = fi.domains[i];
+		}
+	}
+	if (worst.result == DMARC_NONE || worst.result == DMARC_PERMERROR)
+		snprintf(comment, sizeof(comment), "%s", worst.reason);
+	else
+		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s",
+		    policy_name(worst.p, DMARC_POLICY_NONE),
+		    policy_name(worst.sp, worst.p),
+		    policy_name(worst.disposition, DMARC_POLICY_NONE),
+		    worst.testing ? " t=y" : "");
+	result_add(m, "dmarc", dmarc_result_str(worst.result), comment,
+	    "header", "from", worst_domain, "policy", "dmarc",
+	    worst.result == DMARC_FAIL ? dmarc_policy_str(worst.disposition)
+				       : NULL,
+	    NULL);
+	if (!c->dmarc.enforce)
+		return;
+	if (worst.result == DMARC_FAIL &&
+	    worst.disposition == DMARC_POLICY_REJECT) {
+		reply_set(r, MSGAUTH_REJECT, "550", "5.7.1",
+		    "Email rejected per DMARC policy for %s", worst_domain);
+	} else if (worst.result == DMARC_FAIL &&
+		   worst.disposition == DMARC_POLICY_QUARANTINE &&
+		   c->dmarc.quarantine == CONF_QUARANTINE_HOLD) {
+		r->verdict = MSGAUTH_QUARANTINE;
+		snprintf(m->quarantine_reason, sizeof(m->quarantine_reason),
+		    "DMARC policy quarantine for %s", worst_domain);
+	} else if (worst.result == DMARC_TEMPERROR &&
+		   c->on_dns_error == CONF_TEMPFAIL) {
+		reply_set(r, MSGAUTH_TEMPFAIL, "451", "4.7.1",
+		    "Temporary DNS error evaluating DMARC for %s, try again "
+		    "later",
+		    worst_domain);
+	}
+}
+
+/* RFC 7208 9.1: Received-SPF for the MAIL FROM identity (or HELO, when
+ * that is all there was). */
+static char *
+received_spf(const struct msgauth *m)
+{
+	const struct spf_run *s =
+	    m->spf_mfrom.started ? &m->spf_mfrom : &m->spf_helo;
+	const char *rcv = m->ctx->conf->authserv_id;
+	const char *res = spf_result_str(s->result);
+	const char *why = spf_reason(s->q);
+	char        helo[256], sender[600];
+	struct buf  b;
+
+	if (!s->started)
+		return NULL;
+	str_printable(helo, sizeof(helo), s->helo, strlen(s->helo));
+	str_printable(sender, sizeof(sender), s->sender, strlen(s->sender));
+	buf_init(&b, 4096);
+	buf_printf(&b, " %s (%s: ", res, rcv);
+	switch (s->result) {
+	case SPF_PASS:
+		buf_printf(&b, "domain of %s designates %s as permitted sender)",
+		    sender, m->addr_text);
+		break;
+	case SPF_FAIL:
+	case SPF_SOFTFAIL:
+		buf_printf(&b, "domain of %s does not designate %s as permitted "
+			       "sender)",
+		    sender, m->addr_text);
+		break;
+	default:
+		buf_printf(&b, "%s)", why != NULL && why[0] ? why : res);
+		break;
+	}
+	/* Sender text goes in a quoted string: quote and backslash escaped. */
+	buf_printf(&b, "\n\tclient-ip=%s; envelope-from=\"", m->addr_text);
+	for (const char *p = sender; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_append_char(&b, '\\');
+		buf_append_char(&b, *p);
+	}
+	buf_printf(&b, "\"; helo=\"%s\";\n\treceiver=%s; identity=%s;", helo, rcv,
+	    s == &m->spf_mfrom ? "mailfrom" : "helo");
+	return buf_take(&b);
+}
+
+/* The summary line: every result as method=result ptype.prop=value, then
+ * the action. */
+static void
+summary_build(struct msgauth *m, const struct msgauth_result *res)
+{
+	char   v[300];
+	size_t i, j;
+
+	buf_reset(&m->summary);
+	for (i = 0; i < m->nresults; i++) {
+		const struct result *r = &m->results[i];
+
+		buf_printf(&m->summary, "%s=%s ", r->method, r->result);
+		for (j = 0; j < r->nprops; j++)
+			buf_printf(&m->summary, "%s.%s=%s ", r->prop[j].ptype,
+			    r->prop[j].property,
+			    str_printable(v, sizeof(v), r->prop[j].value,
+				strlen(r->prop[j].value)));
+	}
+	if (m->outbound)
+		buf_printf(&m->summary, "outbound signatures=%zu ",
+		    m->nsig_values);
+	buf_printf(&m->summary, "action=%s",
+	    msgauth_verdict_str(res->reply.verdict));
+	if (res->reply.verdict == MSGAUTH_REJECT ||
+	    res->reply.verdict == MSGAUTH_TEMPFAIL)
+		buf_printf(&m->summary, " reply=\"%s %s %s\"", res->reply.code,
+		    res->reply.xcode, res->reply.text);
+}
+
+static void
+edit_add(struct msgauth_result *res, enum msgauth_edit_type type,
+    const char *name, const char *value, size_t index)
+{
+	if (res->nedits == MSGAUTH_MAX_EDITS)
+		return;
+	res->edit[res->nedits].type = type;
+	res->edit[res->nedits].name = name;
+	res->edit[res->nedits].value = value;
+	res->edit[res->nedits].index = index;
+	res->nedits++;
+}
+
+/* RFC 8601 5: every Authentication-Results field that claims our
+ * authserv-id is removed, from the last one back so that the indexes of
+ * those before stay right (OpenDKIM CVE-2022-48521). */
+static void
+eom_strip_forged(struct msgauth *m, struct msgauth_result *res)
+{
+	size_t idx[MSGAUTH_MAX_EDITS / 2], nidx = 0, k = 0, i;
+	size_t n = hdr_list_count(m->hdrs);
+
+	for (i = 0; i < n; i++) {
+		const struct hdr_field *f = hdr_list_get(m->hdrs, i);
+
+		if (!hdr_name_is(f, AR_NAME))
+			continue;
+		k++;
+		if (authres_is_ours(f->value, f->vallen,
+			m->ctx->conf->authserv_id) &&
+		    nidx < MSGAUTH_MAX_EDITS / 2)
+			idx[nidx++] = k;
+	}
+	while (nidx > 0)
+		edit_add(res, MSGAUTH_EDIT_DELETE, AR_NAME, NULL, idx[--nidx]);
+}
+
+static void
+eom_sign(struct msgauth *m, struct msgauth_result *res)
+{
+	size_t i, n;
+
+	if (m->sign_failed || dkim_sign_eom(m->ds, m->hdrs, &m->sign_err) < 0) {
+		/* Unsigned mail would fail DMARC at its destination: better
+		 * that the MTA tries again. */
+		reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+		    "DKIM signing failed, try again later");
+		result_add(m, "dkim-sign", "error", m->sign_err.msg, NULL);
+		return;
+	}
+	n = dkim_sign_count(m->ds);
+	for (i = 0; i < n && m->nsig_values < MSGAUTH_MAX_EDITS / 2; i++) {
+		const char *field = dkim_sign_field(m->ds, i);
+		const char *colon = strchr(field, ':');
+		char       *v = strdup(colon ? colon + 1 : ""), *p, *q;
+
+		if (v == NULL)
+			continue;
+		/* MTAs take folds in milter header values as LF. */
+		for (p = q = v; *p != '\0'; p++)
+			if (*p != '\r')
+				*q++ = *p;
+		*q = '\0';
+		m->sig_values[m->nsig_values++] = v;
+	}
+	/* Inserted at the top one after the other, so the last goes first:
+	 * insert in reverse to keep the signing order. */
+	for (i = m->nsig_values; i > 0; i--)
+		edit_add(res, MSGAUTH_EDIT_INSERT, "DKIM-Signature",
+		    m->sig_values[i - 1], 0);
+}
+
+void
+msgauth_eom(struct msgauth *m, struct msgauth_result *res)
+{
+	const struct am_conf *c;
+	struct authres       *ar;
+	size_t                i;
+
+	memset(res, 0, sizeof(*res));
+	res->reply.verdict = MSGAUTH_ACCEPT;
+	msg_clear_output(m);
+	if (m->ctx == NULL) {
+		/* An end of message without MAIL FROM: nothing to add. */
+		res->summary = "no transaction";
+		return;
+	}
+	c = m->ctx->conf;
+	if (m->hdr_overflow) {
+		reply_set(&res->reply, MSGAUTH_REJECT, "552", "5.3.4",
+		    "Message header exceeds %d fields or %d bytes",
+		    HDR_MAX_FIELDS, HDR_MAX_BYTES);
+		summary_build(m, res);
+		res->summary = buf_cstr(&m->summary);
+		msg_clear_work(m);
+		return;
+	}
+	eom_strip_forged(m, res);
+	if (m->outbound) {
+		if (m->ds != NULL)
+			eom_sign(m, res);
+	} else {
+		eom_spf(m);
+		if (m->dv != NULL)
+			eom_dkim(m);
+		if (m->dm != NULL)
+			eom_dmarc(m, &res->reply);
+		if (c->spf.received_spf &&
+		    (m->rspf_value = received_spf(m)) != NULL)
+			edit_add(res, MSGAUTH_EDIT_INSERT, "Received-SPF",
+			    m->rspf_value, 0);
+		if ((ar = authres_new(c->authserv_id)) != NULL) {
+			for (i = 0; i < m->nresults; i++)
+				authres_add(ar, m->results[i].method,
+				    m->results[i].result, m->results[i].reason,
+				    m->results[i].prop, m->results[i].nprops);
+			m->ar_value = authres_value(ar);
+			authres_free(ar);
+		}
+		if (m->ar_value == NULL) {
+			reply_set(&res->reply, c->on_internal_error ==
+				    CONF_ACCEPT ? MSGAUTH_ACCEPT
+						: MSGAUTH_TEMPFAIL,
+			    "451", "4.3.0", "local error, try again later");
+		} else
+			edit_add(res, MSGAUTH_EDIT_INSERT, AR_NAME, m->ar_value,
+			    0);
+	}
+	if (res->reply.verdict == MSGAUTH_QUARANTINE)
+		res->quarantine_reason = m->quarantine_reason;
+	summary_build(m, res);
+	res->summary = buf_cstr(&m->summary);
+	msg_clear_work(m);
+}

@@ -1,0 +1,131 @@
+/*
+ * msgauth: one SMTP connection's mail authentication as a state machine,
+ * with no libmilter inside. The milter glue (milter_cb.c), authmilter-check
+ * and the tests all drive it the same way:
+ *
+ *	m = msgauth_new(ctx);
+ *	msgauth_connect(m, "client.example", "192.0.2.1");
+ *	msgauth_helo(m, "client.example");
+ *	for each message:
+ *		msgauth_mailfrom(m, "<a@example.org>", auth_authen, reply);
+ *		msgauth_header(m, name, value) ... msgauth_eoh(m)
+ *		msgauth_body(m, chunk, len) ...
+ *		msgauth_eom(m, &result)   (or msgauth_abort(m))
+ *	msgauth_free(m);
+ *
+ * Events return a reply: continue, or an SMTP verdict (reject / tempfail
+ * with code, enhanced code and text). At end of message the result holds
+ * the header edits to apply in order (deletions from the last index back,
+ * then insertions at the top), the verdict, and a one-line summary for the
+ * log. Nothing here logs per message; the caller writes the summary.
+ *
+ * The shared context (struct msgauth_ctx) is an immutable, refcounted
+ * snapshot of a config plus its resolver; a message keeps the context it
+ * started with (MAIL FROM) until its end, so a reload never changes a
+ * transaction in flight.
+ *
+ * Threads: a struct msgauth belongs to one thread at a time; contexts are
+ * shared freely.
+ */
+#ifndef AM_MSGAUTH_H
+#define AM_MSGAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "conf.h"
+#include "err.h"
+
+struct dns;
+struct msgauth_ctx;
+struct msgauth;
+
+enum msgauth_verdict {
+	MSGAUTH_CONTINUE,
+	MSGAUTH_ACCEPT,     /* end of message: deliver (with the edits) */
+	MSGAUTH_REJECT,     /* 5xx */
+	MSGAUTH_TEMPFAIL,   /* 4xx */
+	MSGAUTH_QUARANTINE  /* end of message: deliver to the hold queue */
+};
+
+struct msgauth_reply {
+	enum msgauth_verdict verdict;
+	char                 code[4];  /* "550", "451"; "" for continue */
+	char                 xcode[12]; /* "5.7.1" */
+	char                 text[256]; /* printable, no CR/LF */
+};
+
+enum msgauth_edit_type {
+	MSGAUTH_EDIT_DELETE, /* delete the index-th field named name (1-based) */
+	MSGAUTH_EDIT_INSERT  /* insert name: value at index (0: the top) */
+};
+
+struct msgauth_edit {
+	enum msgauth_edit_type type;
+	const char            *name;
+	const char            *value; /* INSERT: leading space, "\n\t" folds */
+	size_t                 index;
+};
+
+#define MSGAUTH_MAX_EDITS 64
+
+struct msgauth_result {
+	struct msgauth_reply reply;
+	struct msgauth_edit  edit[MSGAUTH_MAX_EDITS];
+	size_t               nedits;
+	const char          *quarantine_reason; /* with MSGAUTH_QUARANTINE */
+	const char          *summary; /* "spf=pass smtp.mailfrom=... action=accept" */
+};
+
+/* Makes a context from conf (a reference is taken). The resolver of prev
+ * is shared when prev's dns settings equal conf's (a reload keeps the
+ * cache); otherwise a new one is made from conf->dns. Returns NULL with err
+ * set when the resolver cannot be set up. prev may be NULL. */
+struct msgauth_ctx *msgauth_ctx_new(struct am_conf *conf,
+    const struct msgauth_ctx *prev, struct am_err *err);
+struct msgauth_ctx *msgauth_ctx_ref(struct msgauth_ctx *);
+void                msgauth_ctx_unref(struct msgauth_ctx *); /* NULL ok */
+const struct am_conf *msgauth_ctx_conf(const struct msgauth_ctx *);
+struct dns           *msgauth_ctx_dns(const struct msgauth_ctx *);
+
+/* Tools and tests: fix the clock (DKIM t=/x=, signing t=); 0: time(). */
+void msgauth_ctx_set_now(struct msgauth_ctx *, time_t);
+
+/* A connection. NULL only on OOM. */
+struct msgauth *msgauth_new(void);
+void            msgauth_free(struct msgauth *); /* NULL ok; aborts a message */
+
+/* addr: the client's IP address in text form, NULL or unparsable for a
+ * local (non-IP) connection. hostname: the MTA's name for it. */
+void msgauth_connect(struct msgauth *, const char *hostname,
+    const char *addr);
+void msgauth_helo(struct msgauth *, const char *helo);
+/* Starts a message on ctx (a reference is taken until eom/abort). from is
+ * the MAIL FROM argument as the MTA gives it ("<a@b>", "<>"); auth_authen
+ * the SASL login name or NULL. The reply may reject or tempfail (SPF). */
+void msgauth_mailfrom(struct msgauth *, struct msgauth_ctx *,
+    const char *from, const char *auth_authen, struct msgauth_reply *);
+/* The MTA's queue id, for the summary (known at MAIL FROM or later). */
+void msgauth_queue_id(struct msgauth *, const char *id);
+/* One header field; value is everything after the colon, leading
+ * whitespace included, folds as LF or CRLF. */
+void msgauth_header(struct msgauth *, const char *name, const char *value,
+    struct msgauth_reply *);
+void msgauth_eoh(struct msgauth *, struct msgauth_reply *);
+/* Body bytes with CRLF line ends, in chunks of any size. */
+void msgauth_body(struct msgauth *, const void *, size_t,
+    struct msgauth_reply *);
+/* Ends the message. The result's strings live until the next event. */
+void msgauth_eom(struct msgauth *, struct msgauth_result *);
+/* Drops the message (RSET, a lost client, an MTA abort). */
+void msgauth_abort(struct msgauth *);
+
+/* "MTA queue id or NOQUEUE" of the current or last message. */
+const char *msgauth_log_id(const struct msgauth *);
+/* True when the message in progress is outbound (signing). */
+bool msgauth_outbound(const struct msgauth *);
+
+const char *msgauth_verdict_str(enum msgauth_verdict);
+
+#endif /* AM_MSGAUTH_H */

@@ -1,0 +1,338 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "ipaddr.h"
+#include "log.h"
+#include "milter_cb.h"
+#include "msgauth.h"
+
+static pthread_mutex_t     cb_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct msgauth_ctx *cb_ctx;
+static atomic_uint         cb_active;
+
+/* One MTA connection: the engine and the no-reply flags the MTA accepted
+ * for stages where we never act (each saves a round trip per header and
+ * body chunk). Made at negotiation, or at connect for an MTA that does not
+ * negotiate. */
+struct cb_conn {
+	struct msgauth *m;
+	unsigned long   noreply;
+};
+
+static struct cb_conn *
+cb_conn_get(SMFICTX *smfi)
+{
+	struct cb_conn *c = smfi_getpriv(smfi);
+
+	if (c != NULL)
+		return c;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->m = msgauth_new()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	atomic_fetch_add(&cb_active, 1);
+	smfi_setpriv(smfi, c);
+	return c;
+}
+
+/* The engine of an established connection; NULL after a failed set-up. */
+static struct msgauth *
+cb_msgauth(SMFICTX *smfi)
+{
+	struct cb_conn *c = smfi_getpriv(smfi);
+
+	return c != NULL ? c->m : NULL;
+}
+
+static sfsistat
+cb_noreply_or(SMFICTX *smfi, unsigned long flag)
+{
+	struct cb_conn *c = smfi_getpriv(smfi);
+
+	return c != NULL && (c->noreply & flag) ? SMFIS_NOREPLY
+						: SMFIS_CONTINUE;
+}
+
+void
+milter_cb_set_ctx(struct msgauth_ctx *ctx)
+{
+	struct msgauth_ctx *old;
+
+	pthread_mutex_lock(&cb_ctx_lock);
+	old = cb_ctx;
+	cb_ctx = ctx;
+	pthread_mutex_unlock(&cb_ctx_lock);
+	msgauth_ctx_unref(old);
+}
+
+struct msgauth_ctx *
+milter_cb_get_ctx(void)
+{
+	struct msgauth_ctx *ctx;
+
+	pthread_mutex_lock(&cb_ctx_lock);
+	ctx = cb_ctx ? msgauth_ctx_ref(cb_ctx) : NULL;
+	pthread_mutex_unlock(&cb_ctx_lock);
+	return ctx;
+}
+
+unsigned int
+milter_cb_active(void)
+{
+	return atomic_load(&cb_active);
+}
+
+/* What an internal failure (OOM, no context) answers: tempfail unless the
+ * administrator chose accept. */
+static sfsistat
+cb_internal_error(void)
+{
+	struct msgauth_ctx *ctx = milter_cb_get_ctx();
+	bool                accept = ctx != NULL &&
+	    msgauth_ctx_conf(ctx)->on_internal_error == CONF_ACCEPT;
+
+	msgauth_ctx_unref(ctx);
+	return accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL;
+}
+
+/* Hands an SMTP verdict to libmilter. smfi_setreply() reads the text as a
+ * format, so '%' must be doubled. */
+static sfsistat
+cb_reply(SMFICTX *smfi, const struct msgauth_reply *r, sfsistat cont)
+{
+	char   text[2 * sizeof(r->text)];
+	size_t i, o = 0;
+
+	switch (r->verdict) {
+	case MSGAUTH_CONTINUE:
+		return cont;
+	case MSGAUTH_ACCEPT:
+	case MSGAUTH_QUARANTINE:
+		return SMFIS_ACCEPT;
+	case MSGAUTH_REJECT:
+	case MSGAUTH_TEMPFAIL:
+		break;
+	}
+	for (i = 0; r->text[i] != '\0' && o + 2 < sizeof(text); i++) {
+		if (r->text[i] == '%')
+			text[o++] = '%';
+		text[o++] = r->text[i];
+	}
+	text[o] = '\0';
+	if (smfi_setreply(smfi, (char *)(uintptr_t)r->code,
+		(char *)(uintptr_t)r->xcode, text) != MI_SUCCESS)
+		log_msg(LOG_L_WARNING, "smfi_setreply failed for %s %s",
+		    r->code, r->xcode);
+	return r->verdict == MSGAUTH_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+static sfsistat
+cb_negotiate(SMFICTX *smfi, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS |
+	    SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+	unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT |
+	    SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_UNKN |
+	    SMFIP_NR_DATA;
+	unsigned long   skip = SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	struct cb_conn *c = cb_conn_get(smfi);
+
+	(void)f2;
+	(void)f3;
+	if (c == NULL) {
+		log_msg(LOG_L_ERR, "out of memory at negotiation");
+		return SMFIS_REJECT; /* libmilter: stop talking to this MTA */
+	}
+	*pf0 = f0 & want;
+	/* Header values exactly as sent (DKIM hashes them), skip what we never
+	 * read, and do not answer stages where we never act. */
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip | nr);
+	c->noreply = *pf1 & nr;
+	*pf2 = 0;
+	*pf3 = 0;
+	if (f0 & SMFIF_SETSYMLIST) {
+		smfi_setsymlist(smfi, SMFIM_ENVFROM, "i {auth_authen}");
+		smfi_setsymlist(smfi, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_connect(SMFICTX *smfi, char *hostname, _SOCK_ADDR *sa)
+{
+	struct cb_conn *c = cb_conn_get(smfi);
+	char            addr[IPADDR_STRLEN] = "";
+
+	if (c == NULL) {
+		log_msg(LOG_L_ERR, "out of memory at connect");
+		return cb_internal_error();
+	}
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, addr,
+		    sizeof(addr));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
+		    addr, sizeof(addr));
+	msgauth_connect(c->m, hostname, addr[0] ? addr : NULL);
+	return cb_noreply_or(smfi, SMFIP_NR_CONN);
+}
+
+static sfsistat
+cb_helo(SMFICTX *smfi, char *helo)
+{
+	struct msgauth *m = cb_msgauth(smfi);
+
+	if (m != NULL)
+		msgauth_helo(m, helo);
+	return cb_noreply_or(smfi, SMFIP_NR_HELO);
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *smfi, char **argv)
+{
+	struct msgauth      *m = cb_msgauth(smfi);
+	struct msgauth_ctx  *ctx = milter_cb_get_ctx();
+	struct msgauth_reply r;
+	const char          *qid;
+
+	if (m == NULL || ctx == NULL) {
+		msgauth_ctx_unref(ctx);
+		return cb_internal_error();
+	}
+	msgauth_mailfrom(m, ctx, argv[0] ? argv[0] : "<>",
+	    smfi_getsymval(smfi, "{auth_authen}"), &r);
+	msgauth_ctx_unref(ctx);
+	if ((qid = smfi_getsymval(smfi, "i")) != NULL)
+		msgauth_queue_id(m, qid);
+	if (r.verdict != MSGAUTH_CONTINUE)
+		log_msg(LOG_L_INFO, "%s: %s %s %s %s", msgauth_log_id(m),
+		    msgauth_verdict_str(r.verdict), r.code, r.xcode, r.text);
+	return cb_reply(smfi, &r, SMFIS_CONTINUE);
+}
+
+static sfsistat
+cb_header(SMFICTX *smfi, char *name, char *value)
+{
+	struct msgauth      *m = cb_msgauth(smfi);
+	struct msgauth_reply r;
+
+	if (m == NULL)
+		return cb_internal_error();
+	msgauth_header(m, name, value, &r);
+	return cb_reply(smfi, &r, cb_noreply_or(smfi, SMFIP_NR_HDR));
+}
+
+static sfsistat
+cb_eoh(SMFICTX *smfi)
+{
+	struct msgauth      *m = cb_msgauth(smfi);
+	struct msgauth_reply r;
+
+	if (m == NULL)
+		return cb_internal_error();
+	msgauth_eoh(m, &r);
+	return cb_reply(smfi, &r, cb_noreply_or(smfi, SMFIP_NR_EOH));
+}
+
+static sfsistat
+cb_body(SMFICTX *smfi, unsigned char *p, size_t n)
+{
+	struct msgauth      *m = cb_msgauth(smfi);
+	struct msgauth_reply r;
+
+	if (m == NULL)
+		return cb_internal_error();
+	msgauth_body(m, p, n, &r);
+	return cb_reply(smfi, &r, cb_noreply_or(smfi, SMFIP_NR_BODY));
+}
+
+static sfsistat
+cb_eom(SMFICTX *smfi)
+{
+	struct msgauth       *m = cb_msgauth(smfi);
+	struct msgauth_result res;
+	const char           *qid;
+	size_t                i;
+	int                   rc = MI_SUCCESS;
+
+	if (m == NULL)
+		return cb_internal_error();
+	if ((qid = smfi_getsymval(smfi, "i")) != NULL)
+		msgauth_queue_id(m, qid);
+	msgauth_eom(m, &res);
+	for (i = 0; i < res.nedits && rc == MI_SUCCESS; i++) {
+		const struct msgauth_edit *e = &res.edit[i];
+		char *name = (char *)(uintptr_t)e->name;
+
+		if (e->type == MSGAUTH_EDIT_DELETE)
+			rc = smfi_chgheader(smfi, name, (int)e->index, NULL);
+		else
+			rc = smfi_insheader(smfi, (int)e->index, name,
+			    (char *)(uintptr_t)e->value);
+	}
+	if (rc == MI_SUCCESS && res.reply.verdict == MSGAUTH_QUARANTINE)
+		rc = smfi_quarantine(smfi,
+		    (char *)(uintptr_t)res.quarantine_reason);
+	log_msg(LOG_L_INFO, "%s: %s", msgauth_log_id(m), res.summary);
+	if (rc != MI_SUCCESS) {
+		log_msg(LOG_L_ERR, "%s: the MTA refused a header change",
+		    msgauth_log_id(m));
+		return cb_internal_error();
+	}
+	return cb_reply(smfi, &res.reply, SMFIS_ACCEPT);
+}
+
+static sfsistat
+cb_abort(SMFICTX *smfi)
+{
+	struct msgauth *m = cb_msgauth(smfi);
+
+	if (m != NULL)
+		msgauth_abort(m);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *smfi)
+{
+	struct cb_conn *c = smfi_getpriv(smfi);
+
+	if (c != NULL) {
+		msgauth_free(c->m);
+		free(c);
+		smfi_setpriv(smfi, NULL);
+		atomic_fetch_sub(&cb_active, 1);
+	}
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_cb_desc = {
+	.xxfi_name = PACKAGE_NAME,
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
+	    SMFIF_SETSYMLIST,
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
+};

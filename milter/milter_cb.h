@@ -1,0 +1,28 @@
+/*
+ * milter_cb: the libmilter callbacks. Each one fetches its connection's
+ * struct msgauth, makes one msgauth_* call, and maps the answer to SMFIS_*
+ * codes and smfi_* edits: no parsing, no policy here.
+ *
+ * The configuration in force is a refcounted struct msgauth_ctx that the
+ * daemon swaps on reload (milter_cb_set_ctx); each message takes the one
+ * current at its MAIL FROM.
+ */
+#ifndef AM_MILTER_CB_H
+#define AM_MILTER_CB_H
+
+#include <libmilter/mfapi.h>
+
+#include "msgauth.h"
+
+/* The filter description to hand to smfi_register(). */
+extern struct smfiDesc milter_cb_desc;
+
+/* Installs ctx (the reference passes to us) as the one new messages use;
+ * the previous one is released when its last message ends. */
+void milter_cb_set_ctx(struct msgauth_ctx *);
+/* A new reference to the context in force; NULL before the first set. */
+struct msgauth_ctx *milter_cb_get_ctx(void);
+/* Connections open right now (for a graceful stop). */
+unsigned int milter_cb_active(void);
+
+#endif /* AM_MILTER_CB_H */

@@ -1,0 +1,114 @@
+#!/bin/sh
+# The real daemon over the real milter protocol: A-R added at the top,
+# forged A-R with our id removed (from the last back), a header-only
+# message, a 10 MB body, abort and a lost client mid-message, the log
+# line, reload on SIGHUP (good and bad), -n, and a graceful SIGTERM.
+. "$top_srcdir/t/lib/common.sh"
+. "$top_srcdir/t/integration/lib.sh"
+
+cat > "$T_TMP/zone.json" <<'EOZ'
+{
+ "client.test": [{"type": "TXT", "data": "v=spf1 ip4:192.0.2.1 -all"}],
+ "slow.test": [{"type": "TXT", "data": "v=spf1 include:timeout.slow.test -all"}],
+ "timeout.slow.test": ["TIMEOUT"]
+}
+EOZ
+t_dns_start "$T_TMP/zone.json"
+am_conf "$T_TMP/am.conf"
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+t_ok "daemon starts"
+
+msg() {
+	printf 'From: a@client.test\nTo: b@mx.test\nSubject: hi\n%s\nhello\n' "$1"
+}
+
+# 1. One A-R field, inserted at the top, with our authserv-id.
+out=$(msg "" | miltc_run --mail-from a@client.test)
+t_eq "A-R inserted at index 0" \
+    "$(printf '%s\n' "$out" | grep -c '^insheader 0 Authentication-Results:  *mx.test;')" 1
+t_eq "accepted" "$(printf '%s\n' "$out" | grep '^reply eom:')" "reply eom: accept"
+t_eq "spf pass in A-R" \
+    "$(printf '%s\n' "$out" | grep -c 'Authentication-Results:.*spf=pass [^;]*smtp.mailfrom=client.test')" 1
+t_eq "Received-SPF inserted" "$(printf '%s\n' "$out" | grep -c '^insheader 0 Received-SPF: pass')" 1
+if wait_log '4AbCdEfGhIj: spf=pass smtp.helo=client.test spf=pass smtp.mailfrom=client.test dkim=none dmarc=none header.from=client.test action=accept$'; then
+	t_ok "summary log line with the queue id"
+else
+	t_fail "summary log line with the queue id" "$(tail -n 3 "$T_TMP/am.log")"
+fi
+
+# 2. Forged fields: ours at positions 1, 3 and 4 (case differs, a comment
+# before the id), another server's at 2: delete 4, 3, 1 in that order.
+out=$(printf '%s\n' \
+    'Authentication-Results: mx.test; spf=pass smtp.mailfrom=bank.test' \
+    'Authentication-Results: other.test; dkim=pass header.d=bank.test' \
+    'Authentication-Results: MX.TEST; dmarc=pass header.from=bank.test' \
+    'Authentication-Results: (forged) mx.test; dkim=pass' \
+    'From: a@client.test' 'Subject: forged' '' 'body' |
+    miltc_run --mail-from a@client.test)
+t_eq "forged A-R deleted from the last back" \
+    "$(printf '%s\n' "$out" | grep '^chgheader' | tr '\n' '|')" \
+    "chgheader Authentication-Results 4:|chgheader Authentication-Results 3:|chgheader Authentication-Results 1:|"
+
+# 3. A header-only message.
+out=$(printf 'From: a@client.test\nSubject: no body\n' | miltc_run --mail-from a@client.test)
+t_eq "header-only message accepted" "$(printf '%s\n' "$out" | grep '^reply eom:')" "reply eom: accept"
+
+# 4. A 10 MB body, streamed in 64 KB chunks.
+$PY -c '
+import sys
+sys.stdout.write("From: a@client.test\nSubject: big\n\n")
+line = "x" * 76 + "\n"
+for _ in range(10 * 1024 * 1024 // len(line)):
+    sys.stdout.write(line)
+' > "$T_TMP/big.eml"
+out=$(miltc_run --mail-from a@client.test < "$T_TMP/big.eml")
+t_eq "10 MB body accepted" "$(printf '%s\n' "$out" | grep '^reply eom:')" "reply eom: accept"
+t_eq "10 MB body sent in chunks" "$(printf '%s\n' "$out" | grep -c '^body: 10[0-9]* bytes, 1[0-9][0-9] chunks')" 1
+
+# 5. Abort mid-message, then a client that vanishes mid-body; the daemon
+# keeps serving.
+out=$(miltc_run --mail-from a@client.test --abort-after-body-bytes 1000 < "$T_TMP/big.eml")
+t_eq "abort mid-body" "$(printf '%s\n' "$out" | tail -n 1)" "abort"
+miltc_run --mail-from a@client.test --close-after-body-bytes 70000 < "$T_TMP/big.eml" >/dev/null
+out=$(msg "" | miltc_run --mail-from a@client.test)
+t_eq "serves after abort and a lost client" "$(printf '%s\n' "$out" | grep '^reply eom:')" "reply eom: accept"
+
+# 6. -n: a good config, and a bad one with file:line.
+if "$AM" -n -c "$T_TMP/am.conf" >/dev/null 2>&1; then t_ok "-n accepts a good config"; else t_fail "-n accepts a good config"; fi
+am_conf "$T_TMP/bad.conf" 'dns: { timout = 1; };'
+err=$("$AM" -n -c "$T_TMP/bad.conf" 2>&1); rc=$?
+t_eq "-n exit status on a bad config" "$rc" 2
+case $err in
+"$T_TMP/bad.conf:"[0-9]*) t_ok "-n names file:line" ;;
+*) t_fail "-n names file:line" "$err" ;;
+esac
+
+# 7. SIGHUP: a new authserv-id takes effect; a broken file keeps the old.
+sed 's/authserv_id = "mx.test"/authserv_id = "mx2.test"/' "$T_TMP/am.conf" > "$T_TMP/am.conf.new"
+cp "$T_TMP/am.conf.new" "$T_TMP/am.conf"
+kill -HUP "$AM_PID"
+wait_log 'configuration reloaded' && t_ok "SIGHUP reloads" || t_fail "SIGHUP reloads"
+out=$(msg "" | miltc_run --mail-from a@client.test)
+t_eq "reloaded authserv-id in use" \
+    "$(printf '%s\n' "$out" | grep -c '^insheader 0 Authentication-Results:  *mx2.test;')" 1
+echo 'this is { not a config' >> "$T_TMP/am.conf"
+kill -USR1 "$AM_PID"
+wait_log 'reload failed' && t_ok "a bad reload is refused" || t_fail "a bad reload is refused"
+out=$(msg "" | miltc_run --mail-from a@client.test)
+t_eq "old config stays after a bad reload" \
+    "$(printf '%s\n' "$out" | grep -c '^insheader 0 Authentication-Results:  *mx2.test;')" 1
+kill -0 "$AM_PID" 2>/dev/null && t_ok "daemon alive after SIGUSR1" || t_fail "daemon alive after SIGUSR1"
+
+# 8. SIGTERM while a transaction waits on DNS (SPF include that times out
+# after 2 s): the transaction finishes, then the daemon exits 0.
+msg "" | miltc_run --mail-from a@slow.test > "$T_TMP/slow.out" &
+slow=$!
+sleep 0.5
+am_stop
+wait $slow
+t_eq "in-flight transaction finished" "$(grep '^reply eom:' "$T_TMP/slow.out")" "reply eom: accept"
+t_eq "in-flight SPF temperror" \
+    "$(grep -c 'Authentication-Results:.*spf=temperror' "$T_TMP/slow.out")" 1
+t_eq "SIGTERM exit status" "$AM_RC" 0
+
+t_done
