@@ -1,0 +1,166 @@
+#!/bin/sh
+# authmilter-keygen: key file mode and no-overwrite, the TXT record (strings
+# of at most 255 octets whose p= is the key's public half), RFC 8301 key
+# sizes, Ed25519 keys of 32 octets, dated selectors, name checks.
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib/common.sh"
+KG=$top_builddir/milter/authmilter-keygen
+D=$T_TMP/keys
+mkdir "$D"
+
+# txt_strings OUT: the quoted strings of the TXT record, one a line.
+txt_strings() {
+	awk '/_domainkey\..* IN TXT \(/ { on = 1 } on { print } on && / \)$/ { on = 0 }' "$1" |
+	    grep -o '"[^"]*"' | sed 's/^"//; s/"$//'
+}
+# txt_value OUT: the strings joined.
+txt_value() {
+	txt_strings "$1" | tr -d '\n'
+}
+# max_len OUT: the longest string.
+max_len() {
+	txt_strings "$1" | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }'
+}
+# p_of VALUE: the p= tag's value.
+p_of() {
+	printf '%s\n' "$1" | sed -n 's/.*p=\([A-Za-z0-9+\/=]*\).*/\1/p'
+}
+mode_of() {
+	stat -c %a "$1"
+}
+
+# --- RSA 2048 by default, under umask 0 ---
+out=$T_TMP/rsa.out
+(umask 0 && "$KG" -d Example.TEST -s sel1 -D "$D" >"$out" 2>"$T_TMP/rsa.err")
+t_eq "rsa default: exit 0" "$?" 0
+t_eq "rsa default: key mode 0600 under umask 0" "$(mode_of "$D/sel1.key")" 600
+t_eq "rsa default: PKCS#8 PEM" "$(head -1 "$D/sel1.key")" \
+    "-----BEGIN PRIVATE KEY-----"
+t_eq "rsa default: 2048 bits" \
+    "$(openssl pkey -in "$D/sel1.key" -noout -text 2>/dev/null | sed -n '1s/.*(\([0-9]*\) bit.*/\1/p')" \
+    2048
+t_eq "rsa default: no warning" "$(grep -c warning "$T_TMP/rsa.err")" 0
+t_eq "rsa default: owner name lower-cased" \
+    "$(grep -c '^sel1\._domainkey\.example\.test\. IN TXT (' "$out")" 1
+t_eq "rsa default: strings of at most 255 octets" \
+    "$([ "$(max_len "$out")" -le 255 ] && echo yes)" yes
+t_eq "rsa default: split in two strings" "$(txt_strings "$out" | wc -l)" 2
+v=$(txt_value "$out")
+t_eq "rsa default: tags" "${v%%p=*}" "v=DKIM1; k=rsa; "
+want=$(openssl pkey -in "$D/sel1.key" -pubout -outform DER 2>/dev/null | base64 -w0)
+t_eq "rsa default: p= is the key's SubjectPublicKeyInfo" "$(p_of "$v")" "$want"
+t_eq "rsa default: config key entry" \
+    "$(grep -c "name = \"example.test-sel1\"; domain = \"example.test\"; selector = \"sel1\";" "$out")" 1
+t_eq "rsa default: config algorithm and absolute file" \
+    "$(grep -c "algorithm = \"rsa-sha256\"; file = \"$D/sel1.key\";" "$out")" 1
+t_eq "rsa default: config table row" \
+    "$(grep -c 'from = "\*@example.test"; keys = \["example.test-sel1"\];' "$out")" 1
+
+# --- never overwrite ---
+cp "$D/sel1.key" "$T_TMP/sel1.copy"
+"$KG" -d example.test -s sel1 -D "$D" >"$T_TMP/again.out" 2>"$T_TMP/again.err"
+t_eq "existing key file: exit 1" "$?" 1
+t_eq "existing key file: says so" \
+    "$(grep -c '^authmilter-keygen: .*sel1.key exists' "$T_TMP/again.err")" 1
+t_eq "existing key file: untouched" \
+    "$(cmp -s "$D/sel1.key" "$T_TMP/sel1.copy" && echo same)" same
+t_eq "existing key file: no record printed" "$(wc -c <"$T_TMP/again.out")" 0
+ln -s "$T_TMP/target" "$D/link.key"
+"$KG" -d example.test -s link -D "$D" >/dev/null 2>&1
+t_eq "symlink in the way: exit 1" "$?" 1
+t_eq "symlink in the way: target not created" \
+    "$([ -e "$T_TMP/target" ] && echo created || echo absent)" absent
+
+# --- RFC 8301 sizes ---
+"$KG" -d example.test -s s1024 -b 1024 -D "$D" >"$T_TMP/1024.out" \
+    2>"$T_TMP/1024.err"
+t_eq "rsa 1024: exit 0" "$?" 0
+t_eq "rsa 1024: warns" \
+    "$(grep -c '^authmilter-keygen: warning: 1024-bit RSA' "$T_TMP/1024.err")" 1
+t_eq "rsa 1024: one string" "$(txt_strings "$T_TMP/1024.out" | wc -l)" 1
+want=$(openssl pkey -in "$D/s1024.key" -pubout -outform DER 2>/dev/null | base64 -w0)
+t_eq "rsa 1024: p= matches" "$(p_of "$(txt_value "$T_TMP/1024.out")")" "$want"
+"$KG" -d example.test -s s512 -b 512 -D "$D" >/dev/null 2>"$T_TMP/512.err"
+t_eq "rsa 512: exit 2" "$?" 2
+t_eq "rsa 512: cites RFC 8301" "$(grep -c 'RFC 8301' "$T_TMP/512.err")" 1
+t_eq "rsa 512: no file" "$([ -e "$D/s512.key" ] && echo yes || echo no)" no
+"$KG" -d example.test -s s1023 -b 1023 -D "$D" >/dev/null 2>&1
+t_eq "rsa 1023: exit 2" "$?" 2
+"$KG" -d example.test -s s9000 -b 8193 -D "$D" >/dev/null 2>&1
+t_eq "rsa 8193: exit 2" "$?" 2
+"$KG" -d example.test -s sx -b 2048x -D "$D" >/dev/null 2>&1
+t_eq "rsa bits not a number: exit 2" "$?" 2
+"$KG" -d example.test -s s4096 -b 4096 -D "$D" >"$T_TMP/4096.out" 2>/dev/null
+t_eq "rsa 4096: exit 0" "$?" 0
+t_eq "rsa 4096: strings of at most 255 octets" \
+    "$([ "$(max_len "$T_TMP/4096.out")" -le 255 ] && echo yes)" yes
+t_eq "rsa 4096: three strings" "$(txt_strings "$T_TMP/4096.out" | wc -l)" 3
+want=$(openssl pkey -in "$D/s4096.key" -pubout -outform DER 2>/dev/null | base64 -w0)
+t_eq "rsa 4096: p= matches" "$(p_of "$(txt_value "$T_TMP/4096.out")")" "$want"
+
+# --- Ed25519 ---
+"$KG" -d example.test -s ed1 -a ed25519 -D "$D" >"$T_TMP/ed.out" \
+    2>/dev/null
+t_eq "ed25519: exit 0" "$?" 0
+t_eq "ed25519: key mode 0600" "$(mode_of "$D/ed1.key")" 600
+v=$(txt_value "$T_TMP/ed.out")
+t_eq "ed25519: tags" "${v%%p=*}" "v=DKIM1; k=ed25519; "
+t_eq "ed25519: public key is 32 octets" \
+    "$(p_of "$v" | base64 -d | wc -c)" 32
+# The SubjectPublicKeyInfo of an Ed25519 key is a 12-octet prefix and the
+# raw key (RFC 8410 4).
+want=$(openssl pkey -in "$D/ed1.key" -pubout -outform DER 2>/dev/null |
+    tail -c 32 | base64 -w0)
+t_eq "ed25519: p= is the raw public key" "$(p_of "$v")" "$want"
+t_eq "ed25519: config algorithm" \
+    "$(grep -c 'algorithm = "ed25519-sha256";' "$T_TMP/ed.out")" 1
+"$KG" -d example.test -s ed2 -a ed25519 -b 2048 -D "$D" >/dev/null 2>&1
+t_eq "ed25519 with -b: exit 2" "$?" 2
+"$KG" -d example.test -s x -a dsa -D "$D" >/dev/null 2>&1
+t_eq "unknown algorithm: exit 2" "$?" 2
+
+# --- dated selectors (UTC month; checked on both sides of the run) ---
+before=$(date -u +%Y%m)
+"$KG" -d example.test -D "$D" >"$T_TMP/dated.out" 2>/dev/null
+rc=$?
+"$KG" -d example.test -a ed25519 -D "$D" >"$T_TMP/dated-ed.out" 2>/dev/null
+rc="$rc $?"
+after=$(date -u +%Y%m)
+t_eq "dated selectors: exit 0" "$rc" "0 0"
+sel=$(sed -n 's/^\([^.]*\)\._domainkey\..*/\1/p' "$T_TMP/dated.out")
+t_eq "dated rsa selector sYYYYMM" \
+    "$([ "$sel" = "s$before" ] || [ "$sel" = "s$after" ] && echo yes)" yes
+t_eq "dated rsa key file" "$([ -f "$D/$sel.key" ] && echo yes)" yes
+sel=$(sed -n 's/^\([^.]*\)\._domainkey\..*/\1/p' "$T_TMP/dated-ed.out")
+t_eq "dated ed25519 selector eYYYYMM" \
+    "$([ "$sel" = "e$before" ] || [ "$sel" = "e$after" ] && echo yes)" yes
+
+# --- names ---
+"$KG" -d example.test -s a.b-2.c -D "$D" >"$T_TMP/dots.out" 2>/dev/null
+t_eq "selector with dots (RFC 6376 3.1): exit 0" "$?" 0
+t_eq "selector with dots: owner" \
+    "$(grep -c '^a\.b-2\.c\._domainkey\.example\.test\. IN TXT' "$T_TMP/dots.out")" 1
+"$KG" -d example.test. -s trail -D "$D" >"$T_TMP/trail.out" 2>/dev/null
+t_eq "domain with trailing dot: accepted" \
+    "$(grep -c 'domain = "example.test";' "$T_TMP/trail.out")" 1
+for bad in "-x.test" "x-.test" "a..test" "a_b.test" ".test" "" \
+    "$(printf 'a%.0s' $(seq 64)).test"; do
+	"$KG" -d "$bad" -s ok -D "$D" >/dev/null 2>"$T_TMP/bad.err"
+	t_eq "bad domain \"$bad\": exit 2" "$?" 2
+done
+for bad in "../x" "a/b" "-s" "s_1" "s..1" "s." ".s" "s 1"; do
+	"$KG" -d example.test -s "$bad" -D "$D" >/dev/null 2>&1
+	t_eq "bad selector \"$bad\": exit 2" "$?" 2
+done
+t_eq "bad selector: no file escaped the directory" \
+    "$(ls "$T_TMP" | grep -c '^x.key$')" 0
+"$KG" -s x -D "$D" >/dev/null 2>&1
+t_eq "no -d: exit 2" "$?" 2
+"$KG" -d example.test -s x -D "$D" extra >/dev/null 2>&1
+t_eq "stray argument: exit 2" "$?" 2
+"$KG" -d example.test -s nodir -D "$T_TMP/missing" >/dev/null \
+    2>"$T_TMP/nodir.err"
+t_eq "missing directory: exit 1" "$?" 1
+t_eq "missing directory: message" \
+    "$(grep -c '^authmilter-keygen: cannot create' "$T_TMP/nodir.err")" 1
+
+t_done
