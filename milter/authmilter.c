@@ -53,11 +53,12 @@ static const char *conf_file = CONF_DEFAULT_FILE;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: authmilter [-fnV] [-c config]\n"
-			"  -c FILE  configuration file (default %s)\n"
-			"  -f       stay in the foreground, log to stderr\n"
-			"  -n       check the configuration and exit\n"
-			"  -V       print the version and exit\n",
+	fprintf(stderr,
+	    "usage: authmilter [-fnV] [-c config]\n"
+	    "  -c FILE  configuration file (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -V       print the version and exit\n",
 	    CONF_DEFAULT_FILE);
 	exit(2);
 }
@@ -117,10 +118,13 @@ set_nodelay_on_listener(void)
 		if (getsockname(fd, (struct sockaddr *)&ss, &slen) < 0 ||
 		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
 			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
-			sizeof(on)) < 0)
-			log_msg(LOG_L_WARNING, "TCP_NODELAY: %s",
-			    strerror(errno));
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) <
+		    0)
+			log_msg(
+			    LOG_L_WARNING, "TCP_NODELAY: %s", strerror(errno));
+		else
+			log_msg(LOG_L_INFO,
+			    "TCP_NODELAY set on the listening socket");
 	}
 }
 
@@ -167,8 +171,8 @@ drop_privileges(const struct passwd *pw)
 {
 	if (pw == NULL || (geteuid() == pw->pw_uid && getuid() == pw->pw_uid))
 		return 0; /* started as that user already (systemd User=) */
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
 		log_msg(LOG_L_ERR, "cannot become user %s: %s", pw->pw_name,
 		    strerror(errno));
 		return -1;
@@ -232,7 +236,8 @@ reload(void)
 	struct msgauth_ctx *ctx = load(old);
 
 	if (ctx == NULL) {
-		log_msg(LOG_L_ERR, "reload failed; the old configuration stays");
+		log_msg(
+		    LOG_L_ERR, "reload failed; the old configuration stays");
 	} else {
 		const struct am_conf *oc = msgauth_ctx_conf(old);
 		const struct am_conf *nc = msgauth_ctx_conf(ctx);
@@ -244,10 +249,32 @@ reload(void)
 			    nc->socket);
 		log_set_level((enum log_level)nc->log_level);
 		milter_cb_set_ctx(ctx);
-		log_msg(LOG_L_NOTICE, "configuration reloaded from %s",
-		    conf_file);
+		log_msg(
+		    LOG_L_NOTICE, "configuration reloaded from %s", conf_file);
 	}
 	msgauth_ctx_unref(old);
+}
+
+/* A stop lets transactions in flight finish: new ones are refused with a
+ * tempfail while we wait (libmilter's own stop would drop them). */
+static void
+drain(void)
+{
+	time_t   deadline = time(NULL) + STOP_GRACE_SECONDS;
+	unsigned n;
+	int      i;
+
+	milter_cb_drain();
+	for (i = 0; (n = milter_cb_in_flight()) > 0 && time(NULL) < deadline;
+	     i++) {
+		if (i % 100 == 0)
+			log_msg(LOG_L_NOTICE,
+			    "waiting for %u transaction(s) to finish", n);
+		poll(NULL, 0, 50);
+	}
+	if (n > 0)
+		log_msg(
+		    LOG_L_WARNING, "%u transaction(s) cut short at exit", n);
 }
 
 static void *
@@ -270,8 +297,7 @@ main(int argc, char **argv)
 	struct sigaction    sa;
 	pthread_t           tid;
 	bool                foreground = false, check_only = false;
-	int                 ch, milter_rc = MI_FAILURE, i;
-	time_t              deadline;
+	int                 ch, milter_rc = MI_FAILURE;
 
 	while ((ch = getopt(argc, argv, "c:fnV")) != -1) {
 		switch (ch) {
@@ -312,8 +338,8 @@ main(int argc, char **argv)
 	if (foreground) {
 		log_set_sink(stderr_sink, NULL);
 	} else {
-		openlog("authmilter", LOG_PID | LOG_NDELAY,
-		    conf->syslog_facility);
+		openlog(
+		    "authmilter", LOG_PID | LOG_NDELAY, conf->syslog_facility);
 		log_set_sink(syslog_sink, NULL);
 	}
 
@@ -404,24 +430,11 @@ main(int argc, char **argv)
 			continue;
 		}
 		log_msg(LOG_L_NOTICE, "stopping on signal %d", sig);
+		drain();
 		smfi_stop();
 		break;
 	}
 	pthread_join(tid, NULL);
-
-	/* libmilter does not wait for its session threads: do it here, so a
-	 * stop never cuts a transaction short. */
-	deadline = time(NULL) + STOP_GRACE_SECONDS;
-	for (i = 0; milter_cb_active() > 0 && time(NULL) < deadline; i++) {
-		if (i % 100 == 0)
-			log_msg(LOG_L_NOTICE,
-			    "waiting for %u connection(s) to finish",
-			    milter_cb_active());
-		poll(NULL, 0, 50);
-	}
-	if (milter_cb_active() > 0)
-		log_msg(LOG_L_WARNING, "%u connection(s) still open at exit",
-		    milter_cb_active());
 	milter_cb_set_ctx(NULL);
 	log_msg(LOG_L_NOTICE, "stopped");
 	return milter_rc == MI_SUCCESS ? 0 : 1;

@@ -53,27 +53,30 @@ struct opts {
 static void
 usage(void)
 {
-	fputs("usage: authmilter-check message [-c CONF] [--ip IP] [--helo NAME]\n"
-	      "           [--mail-from ADDR] [--auth USER] [--dns-conf FILE]\n"
-	      "           [--dns-timeout S] [--authserv-id ID] [--now EPOCH] < msg\n"
-	      "       authmilter-check sign -c CONF [--from-ip IP] < msg\n"
-	      "       authmilter-check spf --ip IP --mail-from ADDR --helo NAME\n"
-	      "           [--dns-conf FILE] [--dns-timeout S]\n",
+	fputs(
+	    "usage: authmilter-check message [-c CONF] [--ip IP] [--helo "
+	    "NAME]\n"
+	    "           [--mail-from ADDR] [--auth USER] [--dns-conf FILE]\n"
+	    "           [--dns-timeout S] [--authserv-id ID] [--now EPOCH] < "
+	    "msg\n"
+	    "       authmilter-check sign -c CONF [--from-ip IP] < msg\n"
+	    "       authmilter-check spf --ip IP --mail-from ADDR --helo NAME\n"
+	    "           [--dns-conf FILE] [--dns-timeout S]\n",
 	    stderr);
 	exit(2);
 }
 
 static const struct option long_opts[] = {
-	{"dns-conf", required_argument, NULL, 'D'},
-	{"dns-timeout", required_argument, NULL, 'T'},
-	{"authserv-id", required_argument, NULL, 'A'},
-	{"now", required_argument, NULL, 'N'},
-	{"ip", required_argument, NULL, 'i'},
-	{"from-ip", required_argument, NULL, 'i'},
-	{"helo", required_argument, NULL, 'h'},
-	{"mail-from", required_argument, NULL, 'm'},
-	{"auth", required_argument, NULL, 'u'},
-	{NULL, 0, NULL, 0},
+    {"dns-conf", required_argument, NULL, 'D'},
+    {"dns-timeout", required_argument, NULL, 'T'},
+    {"authserv-id", required_argument, NULL, 'A'},
+    {"now", required_argument, NULL, 'N'},
+    {"ip", required_argument, NULL, 'i'},
+    {"from-ip", required_argument, NULL, 'i'},
+    {"helo", required_argument, NULL, 'h'},
+    {"mail-from", required_argument, NULL, 'm'},
+    {"auth", required_argument, NULL, 'u'},
+    {NULL, 0, NULL, 0},
 };
 
 static void
@@ -178,7 +181,8 @@ read_line(FILE *in, struct buf *b)
 	buf_reset(b);
 	while ((c = getc(in)) != EOF) {
 		if (buf_append_char(b, (char)c) < 0) {
-			fputs("authmilter-check: header line too long\n", stderr);
+			fputs(
+			    "authmilter-check: header line too long\n", stderr);
 			exit(1);
 		}
 		if (c == '\n')
@@ -244,7 +248,8 @@ feed_message(struct msgauth *m, FILE *in, FILE *echo)
 			/* A continuation line: keep the fold. */
 			if (buf_append(&field, "\r\n", 2) < 0 ||
 			    buf_append(&field, line.data, line.len) < 0) {
-				fputs("authmilter-check: header field too long\n",
+				fputs(
+				    "authmilter-check: header field too long\n",
 				    stderr);
 				exit(1);
 			}
@@ -321,7 +326,8 @@ cmd_message(int argc, char **argv)
 	/* Insertions at the top, last first: print in the resulting order. */
 	for (i = res.nedits; i > 0; i--)
 		if (res.edit[i - 1].type == MSGAUTH_EDIT_INSERT)
-			print_field(res.edit[i - 1].name, res.edit[i - 1].value);
+			print_field(
+			    res.edit[i - 1].name, res.edit[i - 1].value);
 	for (i = 0; i < res.nedits; i++)
 		if (res.edit[i].type == MSGAUTH_EDIT_DELETE)
 			printf("delete: %s #%zu\n", res.edit[i].name,
@@ -358,8 +364,9 @@ cmd_sign(int argc, char **argv)
 	msgauth_helo(m, "localhost");
 	msgauth_mailfrom(m, ctx, o.mail_from ? o.mail_from : "<>", o.auth, &r);
 	if (!msgauth_outbound(m)) {
-		fprintf(stderr, "authmilter-check: %s is not in trusted_networks "
-				"and no --auth was given: nothing to sign\n",
+		fprintf(stderr,
+		    "authmilter-check: %s is not in trusted_networks "
+		    "and no --auth was given: nothing to sign\n",
 		    o.ip ? o.ip : "127.0.0.1");
 		return 1;
 	}

@@ -218,7 +218,7 @@ parse_bits(const char *s, unsigned int *bits_r)
 static char *
 dated_selector(enum keygen_alg alg)
 {
-	char      sel[16];
+	char      sel[16], *p;
 	time_t    now = time(NULL);
 	struct tm tm;
 
@@ -228,7 +228,11 @@ dated_selector(enum keygen_alg alg)
 		exit(EXIT_IO);
 	}
 	sel[0] = alg == KEYGEN_ED25519 ? 'e' : 's';
-	return str_ndup(sel, strlen(sel));
+	if ((p = str_ndup(sel, strlen(sel))) == NULL) {
+		warnx("out of memory");
+		exit(EXIT_IO);
+	}
+	return p;
 }
 
 static void

@@ -18,7 +18,8 @@
 
 static pthread_mutex_t     cb_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct msgauth_ctx *cb_ctx;
-static atomic_uint         cb_active;
+static atomic_uint         cb_txns; /* transactions in flight */
+static atomic_bool         cb_draining;
 
 /* One MTA connection: the engine and the no-reply flags the MTA accepted
  * for stages where we never act (each saves a round trip per header and
@@ -27,7 +28,26 @@ static atomic_uint         cb_active;
 struct cb_conn {
 	struct msgauth *m;
 	unsigned long   noreply;
+	bool            in_txn; /* between MAIL FROM and its end */
 };
+
+static void
+cb_txn_begin(struct cb_conn *c)
+{
+	if (!c->in_txn) {
+		c->in_txn = true;
+		atomic_fetch_add(&cb_txns, 1);
+	}
+}
+
+static void
+cb_txn_end(struct cb_conn *c)
+{
+	if (c != NULL && c->in_txn) {
+		c->in_txn = false;
+		atomic_fetch_sub(&cb_txns, 1);
+	}
+}
 
 static struct cb_conn *
 cb_conn_get(SMFICTX *smfi)
@@ -42,7 +62,6 @@ cb_conn_get(SMFICTX *smfi)
 		free(c);
 		return NULL;
 	}
-	atomic_fetch_add(&cb_active, 1);
 	smfi_setpriv(smfi, c);
 	return c;
 }
@@ -89,9 +108,15 @@ milter_cb_get_ctx(void)
 }
 
 unsigned int
-milter_cb_active(void)
+milter_cb_in_flight(void)
 {
-	return atomic_load(&cb_active);
+	return atomic_load(&cb_txns);
+}
+
+void
+milter_cb_drain(void)
+{
+	atomic_store(&cb_draining, true);
 }
 
 /* What an internal failure (OOM, no context) answers: tempfail unless the
@@ -101,7 +126,7 @@ cb_internal_error(void)
 {
 	struct msgauth_ctx *ctx = milter_cb_get_ctx();
 	bool                accept = ctx != NULL &&
-	    msgauth_ctx_conf(ctx)->on_internal_error == CONF_ACCEPT;
+		      msgauth_ctx_conf(ctx)->on_internal_error == CONF_ACCEPT;
 
 	msgauth_ctx_unref(ctx);
 	return accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL;
@@ -140,14 +165,14 @@ cb_reply(SMFICTX *smfi, const struct msgauth_reply *r, sfsistat cont)
 
 static sfsistat
 cb_negotiate(SMFICTX *smfi, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+    unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS |
-	    SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+	unsigned long want =
+	    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
 	unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT |
-	    SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_UNKN |
-	    SMFIP_NR_DATA;
+			   SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
+			   SMFIP_NR_UNKN | SMFIP_NR_DATA;
 	unsigned long   skip = SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 	struct cb_conn *c = cb_conn_get(smfi);
 
@@ -204,11 +229,18 @@ cb_helo(SMFICTX *smfi, char *helo)
 static sfsistat
 cb_envfrom(SMFICTX *smfi, char **argv)
 {
-	struct msgauth      *m = cb_msgauth(smfi);
-	struct msgauth_ctx  *ctx = milter_cb_get_ctx();
+	struct cb_conn      *c = smfi_getpriv(smfi);
+	struct msgauth      *m = c != NULL ? c->m : NULL;
+	struct msgauth_ctx  *ctx;
 	struct msgauth_reply r;
 	const char          *qid;
 
+	if (atomic_load(&cb_draining)) {
+		smfi_setreply(smfi, "421", "4.3.2",
+		    "Service shutting down, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	ctx = milter_cb_get_ctx();
 	if (m == NULL || ctx == NULL) {
 		msgauth_ctx_unref(ctx);
 		return cb_internal_error();
@@ -221,6 +253,8 @@ cb_envfrom(SMFICTX *smfi, char **argv)
 	if (r.verdict != MSGAUTH_CONTINUE)
 		log_msg(LOG_L_INFO, "%s: %s %s %s %s", msgauth_log_id(m),
 		    msgauth_verdict_str(r.verdict), r.code, r.xcode, r.text);
+	else
+		cb_txn_begin(c);
 	return cb_reply(smfi, &r, SMFIS_CONTINUE);
 }
 
@@ -274,9 +308,10 @@ cb_eom(SMFICTX *smfi)
 	if ((qid = smfi_getsymval(smfi, "i")) != NULL)
 		msgauth_queue_id(m, qid);
 	msgauth_eom(m, &res);
+	cb_txn_end(smfi_getpriv(smfi));
 	for (i = 0; i < res.nedits && rc == MI_SUCCESS; i++) {
 		const struct msgauth_edit *e = &res.edit[i];
-		char *name = (char *)(uintptr_t)e->name;
+		char                      *name = (char *)(uintptr_t)e->name;
 
 		if (e->type == MSGAUTH_EDIT_DELETE)
 			rc = smfi_chgheader(smfi, name, (int)e->index, NULL);
@@ -285,8 +320,8 @@ cb_eom(SMFICTX *smfi)
 			    (char *)(uintptr_t)e->value);
 	}
 	if (rc == MI_SUCCESS && res.reply.verdict == MSGAUTH_QUARANTINE)
-		rc = smfi_quarantine(smfi,
-		    (char *)(uintptr_t)res.quarantine_reason);
+		rc = smfi_quarantine(
+		    smfi, (char *)(uintptr_t)res.quarantine_reason);
 	log_msg(LOG_L_INFO, "%s: %s", msgauth_log_id(m), res.summary);
 	if (rc != MI_SUCCESS) {
 		log_msg(LOG_L_ERR, "%s: the MTA refused a header change",
@@ -303,6 +338,7 @@ cb_abort(SMFICTX *smfi)
 
 	if (m != NULL)
 		msgauth_abort(m);
+	cb_txn_end(smfi_getpriv(smfi));
 	return SMFIS_CONTINUE;
 }
 
@@ -312,27 +348,27 @@ cb_close(SMFICTX *smfi)
 	struct cb_conn *c = smfi_getpriv(smfi);
 
 	if (c != NULL) {
+		cb_txn_end(c);
 		msgauth_free(c->m);
 		free(c);
 		smfi_setpriv(smfi, NULL);
-		atomic_fetch_sub(&cb_active, 1);
 	}
 	return SMFIS_CONTINUE;
 }
 
 struct smfiDesc milter_cb_desc = {
-	.xxfi_name = PACKAGE_NAME,
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
-	    SMFIF_SETSYMLIST,
-	.xxfi_connect = cb_connect,
-	.xxfi_helo = cb_helo,
-	.xxfi_envfrom = cb_envfrom,
-	.xxfi_header = cb_header,
-	.xxfi_eoh = cb_eoh,
-	.xxfi_body = cb_body,
-	.xxfi_eom = cb_eom,
-	.xxfi_abort = cb_abort,
-	.xxfi_close = cb_close,
-	.xxfi_negotiate = cb_negotiate,
+    .xxfi_name = PACKAGE_NAME,
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags =
+	SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+    .xxfi_connect = cb_connect,
+    .xxfi_helo = cb_helo,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_header = cb_header,
+    .xxfi_eoh = cb_eoh,
+    .xxfi_body = cb_body,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_negotiate = cb_negotiate,
 };

@@ -22,7 +22,11 @@ extern struct smfiDesc milter_cb_desc;
 void milter_cb_set_ctx(struct msgauth_ctx *);
 /* A new reference to the context in force; NULL before the first set. */
 struct msgauth_ctx *milter_cb_get_ctx(void);
-/* Connections open right now (for a graceful stop). */
-unsigned int milter_cb_active(void);
+/* Stopping: new transactions get a tempfail (421 at MAIL FROM), those
+ * in flight go on. (libmilter's smfi_stop() would drop idle sessions and
+ * transactions waiting for their next command.) */
+void milter_cb_drain(void);
+/* Transactions between MAIL FROM and their end, right now. */
+unsigned int milter_cb_in_flight(void);
 
 #endif /* AM_MILTER_CB_H */

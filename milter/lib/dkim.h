@@ -13,8 +13,8 @@
 #include "str.h"
 
 enum dkim_alg {
-	DKIM_ALG_RSA_SHA1,     /* RFC 6376; never passes unless allowed */
-	DKIM_ALG_RSA_SHA256,   /* RFC 6376 3.3.1 */
+	DKIM_ALG_RSA_SHA1,      /* RFC 6376; never passes unless allowed */
+	DKIM_ALG_RSA_SHA256,    /* RFC 6376 3.3.1 */
 	DKIM_ALG_ED25519_SHA256 /* RFC 8463 */
 };
 
@@ -67,8 +67,8 @@ dkim_alg_parse(const char *p, size_t n, enum dkim_alg *alg_r)
  * (possibly empty). Start with *pos = p; returns false past the end
  * (*pos is then NULL). */
 static inline bool
-dkim_list_next(const char **pos, const char *end, const char **item_r,
-    size_t *len_r)
+dkim_list_next(
+    const char **pos, const char *end, const char **item_r, size_t *len_r)
 {
 	const char *p = *pos, *q;
 

@@ -31,8 +31,8 @@ struct dkim_body {
 };
 
 int
-dkim_canon_header(enum dkim_canon c, const char *raw, size_t len, bool crlf,
-    struct buf *out)
+dkim_canon_header(
+    enum dkim_canon c, const char *raw, size_t len, bool crlf, struct buf *out)
 {
 	const char *colon;
 	size_t      namelen, i, start;
@@ -51,8 +51,8 @@ dkim_canon_header(enum dkim_canon c, const char *raw, size_t len, bool crlf,
 	while (namelen > 0 && str_iswsp((unsigned char)raw[namelen - 1]))
 		namelen--;
 	for (i = 0; i < namelen; i++)
-		if (buf_append_char(out, (char)str_tolower((unsigned char)raw[i])) <
-		    0)
+		if (buf_append_char(
+			out, (char)str_tolower((unsigned char)raw[i])) < 0)
 			return -1;
 	if (buf_append_char(out, ':') < 0)
 		return -1;
@@ -110,8 +110,8 @@ dkim_canon_headers(enum dkim_canon c, const struct hdr_list *hdrs,
 			if (!used[j - 1] &&
 			    name_eq(f->name, f->namelen, item, len)) {
 				used[j - 1] = true;
-				r = dkim_canon_header(c, f->raw, f->rawlen, true,
-				    out);
+				r = dkim_canon_header(
+				    c, f->raw, f->rawlen, true, out);
 				break;
 			}
 		}
@@ -202,8 +202,8 @@ body_emit_crlfs(struct dkim_body *b, uint64_t k)
 	size_t            m;
 
 	while (k > 0) {
-		m = k < (sizeof(crlfs) - 1) / 2 ? (size_t)k :
-						   (sizeof(crlfs) - 1) / 2;
+		m = k < (sizeof(crlfs) - 1) / 2 ? (size_t)k
+						: (sizeof(crlfs) - 1) / 2;
 		body_emit(b, crlfs, 2 * m);
 		k -= m;
 	}
@@ -261,9 +261,20 @@ body_relaxed(struct dkim_body *b, const char *p, size_t n)
 		unsigned char c = (unsigned char)p[i];
 
 		if (relaxed_plain(c)) {
+			/* A single SP between two other bytes is already
+			 * canonical: ordinary text goes out a line at a time.
+			 */
 			j = i + 1;
-			while (j < n && relaxed_plain((unsigned char)p[j]))
-				j++;
+			for (;;) {
+				while (
+				    j < n && relaxed_plain((unsigned char)p[j]))
+					j++;
+				if (j + 1 < n && p[j] == ' ' &&
+				    relaxed_plain((unsigned char)p[j + 1]))
+					j += 2;
+				else
+					break;
+			}
 			body_content(b, p + i, j - i);
 			i = j;
 		} else if (c != '\r') {
@@ -310,8 +321,7 @@ dkim_body_update(struct dkim_body *b, const void *data, size_t n)
 }
 
 int
-dkim_body_final(struct dkim_body *b, unsigned char *md_r,
-    unsigned int *mdlen_r)
+dkim_body_final(struct dkim_body *b, unsigned char *md_r, unsigned int *mdlen_r)
 {
 	if (b->done)
 		return -1;

@@ -34,8 +34,8 @@
  * CRLF folds, no final line break) to out, followed by CRLF when crlf is
  * true (RFC 6376 3.7: the signature field itself is hashed without it).
  * Returns 0, or -1 when out's ceiling or memory is exceeded. */
-int dkim_canon_header(enum dkim_canon, const char *raw, size_t len,
-    bool crlf, struct buf *out);
+int dkim_canon_header(
+    enum dkim_canon, const char *raw, size_t len, bool crlf, struct buf *out);
 
 struct hdr_list;
 
@@ -53,9 +53,9 @@ struct dkim_body;
 /* A body stream hashing with md (NULL: keep the output) at most limit
  * canonical bytes (DKIM_BODY_NOLIMIT: all). NULL only on OOM or when
  * OpenSSL cannot set up the digest. */
-struct dkim_body *dkim_body_new(enum dkim_canon, const EVP_MD *md,
-    uint64_t limit);
-void              dkim_body_free(struct dkim_body *); /* NULL ok */
+struct dkim_body *dkim_body_new(
+    enum dkim_canon, const EVP_MD *md, uint64_t limit);
+void dkim_body_free(struct dkim_body *); /* NULL ok */
 /* Feeds body bytes. Returns 0, or -1 when the digest fails (the stream is
  * then broken and dkim_body_final fails too). */
 int dkim_body_update(struct dkim_body *, const void *, size_t);
@@ -63,8 +63,8 @@ int dkim_body_update(struct dkim_body *, const void *, size_t);
  * final CRLF supplied) and writes the digest to md_r (EVP_MAX_MD_SIZE
  * bytes of room) and its length to *mdlen_r (both may be NULL with md
  * NULL). Returns 0 or -1. Call once. */
-int dkim_body_final(struct dkim_body *, unsigned char *md_r,
-    unsigned int *mdlen_r);
+int dkim_body_final(
+    struct dkim_body *, unsigned char *md_r, unsigned int *mdlen_r);
 /* The canonical length of the whole body so far (not limited by limit);
  * after dkim_body_final, the final length. */
 uint64_t dkim_body_length(const struct dkim_body *);

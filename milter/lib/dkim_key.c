@@ -31,8 +31,8 @@ b64_value(int c)
 }
 
 int
-dkim_base64_decode(const char *p, size_t n, unsigned char *out,
-    size_t outsize, size_t *outlen_r)
+dkim_base64_decode(const char *p, size_t n, unsigned char *out, size_t outsize,
+    size_t *outlen_r)
 {
 	size_t        i, o = 0, npad = 0, nsext = 0;
 	unsigned long acc = 0;
@@ -97,7 +97,7 @@ dkim_base64_encode(const unsigned char *p, size_t n, struct buf *out)
 
 	for (i = 0; i + 3 <= n; i += 3) {
 		acc = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 |
-		    p[i + 2];
+		      p[i + 2];
 		q[0] = abc[(acc >> 18) & 63];
 		q[1] = abc[(acc >> 12) & 63];
 		q[2] = abc[(acc >> 6) & 63];
@@ -161,8 +161,8 @@ key_rsa(const unsigned char *der, size_t len)
 }
 
 int
-dkim_key_parse(const char *p, size_t n, struct dkim_key *key,
-    const char **reason_r)
+dkim_key_parse(
+    const char *p, size_t n, struct dkim_key *key, const char **reason_r)
 {
 	struct tagval        tv[DKIM_KEY_MAX_TAGS];
 	const struct tagval *t;
@@ -181,7 +181,8 @@ dkim_key_parse(const char *p, size_t n, struct dkim_key *key,
 	/* v= is optional, but when present it is the first tag and exactly
 	 * "DKIM1" (3.6.1: other records are discarded). */
 	if ((t = tagval_get(tv, (size_t)ntv, "v")) != NULL &&
-	    (t != &tv[0] || t->vallen != 5 || memcmp(t->val, "DKIM1", 5) != 0)) {
+	    (t != &tv[0] || t->vallen != 5 ||
+		memcmp(t->val, "DKIM1", 5) != 0)) {
 		reason = "key version not DKIM1";
 		goto bad;
 	}
@@ -220,16 +221,16 @@ dkim_key_parse(const char *p, size_t n, struct dkim_key *key,
 		reason = "out of memory";
 		goto bad;
 	}
-	if (dkim_base64_decode(t->val, t->vallen, der, t->vallen / 4 * 3 + 3,
-		&derlen) < 0) {
+	if (dkim_base64_decode(
+		t->val, t->vallen, der, t->vallen / 4 * 3 + 3, &derlen) < 0) {
 		reason = "bad key data";
 		goto bad;
 	}
 	if (key->type == DKIM_KEY_ED25519) {
 		/* RFC 8463 4: the raw public key, not an SPKI. */
 		if (derlen == DKIM_KEY_ED25519_LEN)
-			key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519,
-			    NULL, der, derlen);
+			key->pkey = EVP_PKEY_new_raw_public_key(
+			    EVP_PKEY_ED25519, NULL, der, derlen);
 		key->bits = 256;
 	} else {
 		key->pkey = key_rsa(der, derlen);

@@ -45,8 +45,8 @@ struct dkim_key {
  * version not DKIM1", "no p= in key", "key revoked" (empty p=), "unknown
  * key type", "key not for email", "bad key data", "key too large", or
  * "out of memory". */
-int dkim_key_parse(const char *p, size_t n, struct dkim_key *key_r,
-    const char **reason_r);
+int dkim_key_parse(
+    const char *p, size_t n, struct dkim_key *key_r, const char **reason_r);
 /* Frees the key's EVP_PKEY and zeroes the record. */
 void dkim_key_clear(struct dkim_key *);
 

@@ -42,8 +42,8 @@ dkim_sign_new(const struct dkim_sign_params *params,
 	s->keys = keys;
 	s->nkeys = nkeys;
 	if ((s->fields = calloc(nkeys + 1, sizeof(char *))) == NULL ||
-	    (s->body = dkim_body_new(s->p.body_canon, EVP_sha256(),
-		 DKIM_BODY_NOLIMIT)) == NULL) {
+	    (s->body = dkim_body_new(
+		 s->p.body_canon, EVP_sha256(), DKIM_BODY_NOLIMIT)) == NULL) {
 		dkim_sign_free(s);
 		return NULL;
 	}
@@ -73,8 +73,7 @@ dkim_sign_eoh(struct dkim_sign *s, struct am_err *err)
 }
 
 int
-dkim_sign_body(struct dkim_sign *s, const void *p, size_t n,
-    struct am_err *err)
+dkim_sign_body(struct dkim_sign *s, const void *p, size_t n, struct am_err *err)
 {
 	if (dkim_body_update(s->body, p, n) < 0) {
 		s->broken = true;
@@ -210,8 +209,8 @@ sign_data(const struct dkim_sign_key *k, const struct buf *data,
 		    EVP_DigestSign(ctx, sig, &siglen, h, hlen) != 1)
 			goto out;
 	} else {
-		if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k->pkey) !=
-			1 ||
+		if (EVP_DigestSignInit(
+			ctx, NULL, EVP_sha256(), NULL, k->pkey) != 1 ||
 		    EVP_DigestSign(ctx, NULL, &siglen,
 			(const unsigned char *)data->data, data->len) != 1 ||
 		    (sig = malloc(siglen)) == NULL ||
@@ -239,12 +238,13 @@ sign_one(struct dkim_sign *s, const struct dkim_sign_key *k,
 	char        tmp[64];
 	const char *p, *colon;
 	int         r = -1;
-	int         want = k->alg == DKIM_ALG_ED25519_SHA256 ? EVP_PKEY_ED25519 :
-							       EVP_PKEY_RSA;
+	int         want =
+            k->alg == DKIM_ALG_ED25519_SHA256 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA;
 
 	if (k->alg == DKIM_ALG_RSA_SHA1)
-		return am_err_set(err, "dkim sign: %s/%s: rsa-sha1 not supported",
-		    k->domain, k->selector);
+		return am_err_set(err,
+		    "dkim sign: %s/%s: rsa-sha1 not supported", k->domain,
+		    k->selector);
 	if (k->pkey == NULL || EVP_PKEY_get_base_id(k->pkey) != want)
 		return am_err_set(err,
 		    "dkim sign: %s/%s: key does not match %s", k->domain,
@@ -295,8 +295,8 @@ sign_one(struct dkim_sign *s, const struct dkim_sign_key *k,
 	 * b= empty and no final CRLF. */
 	if (dkim_canon_headers(s->p.header_canon, hdrs, h, strlen(h), &data) <
 		0 ||
-	    dkim_canon_header(s->p.header_canon, field.data, field.len, false,
-		&data) < 0) {
+	    dkim_canon_header(
+		s->p.header_canon, field.data, field.len, false, &data) < 0) {
 		am_err_set(err, "dkim sign: header too large");
 		goto out;
 	}
@@ -317,8 +317,8 @@ out:
 }
 
 int
-dkim_sign_eom(struct dkim_sign *s, const struct hdr_list *hdrs,
-    struct am_err *err)
+dkim_sign_eom(
+    struct dkim_sign *s, const struct hdr_list *hdrs, struct am_err *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int  mdlen = 0;

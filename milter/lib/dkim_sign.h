@@ -38,10 +38,10 @@
 #define DKIM_SIGN_FOLD 78
 
 struct dkim_sign_key {
-	const char   *domain; /* d= */
+	const char   *domain;   /* d= */
 	const char   *selector; /* s= */
-	enum dkim_alg alg;    /* DKIM_ALG_RSA_SHA256 or _ED25519_SHA256 */
-	EVP_PKEY     *pkey;   /* the private key, of that algorithm */
+	enum dkim_alg alg;      /* DKIM_ALG_RSA_SHA256 or _ED25519_SHA256 */
+	EVP_PKEY     *pkey;     /* the private key, of that algorithm */
 };
 
 struct dkim_sign_params {
@@ -63,10 +63,10 @@ void              dkim_sign_free(struct dkim_sign *); /* NULL ok */
 /* Each returns 0, or -1 with err set (OpenSSL failure, OOM, a key that
  * does not match its algorithm or an unsupported algorithm). */
 int dkim_sign_eoh(struct dkim_sign *, struct am_err *err);
-int dkim_sign_body(struct dkim_sign *, const void *, size_t,
-    struct am_err *err);
-int dkim_sign_eom(struct dkim_sign *, const struct hdr_list *,
-    struct am_err *err);
+int dkim_sign_body(
+    struct dkim_sign *, const void *, size_t, struct am_err *err);
+int dkim_sign_eom(
+    struct dkim_sign *, const struct hdr_list *, struct am_err *err);
 /* After a successful eom: one field per key, in key order, each the
  * complete "DKIM-Signature: v=1; ..." with CRLF TAB folds and no final
  * CRLF, owned by the signer. */

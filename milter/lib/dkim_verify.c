@@ -133,17 +133,16 @@ dkim_verify_free(struct dkim_verify *v)
 }
 
 void
-dkim_verify_set_key_lookup(struct dkim_verify *v, dkim_key_lookup_fn *fn,
-    void *arg)
+dkim_verify_set_key_lookup(
+    struct dkim_verify *v, dkim_key_lookup_fn *fn, void *arg)
 {
 	v->lookup = fn;
 	v->lookup_arg = arg;
 }
 
 /* Ends a signature's evaluation with status and reason. */
-static void
-sig_done(struct dkim_sig *s, enum dkim_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void sig_done(struct dkim_sig *s, enum dkim_status st, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 static void
 sig_done(struct dkim_sig *s, enum dkim_status st, const char *fmt, ...)
@@ -326,11 +325,11 @@ sig_parse(struct dkim_verify *v, struct dkim_sig *s, size_t valoff)
 		return "missing a=";
 	if ((t = tagval_get(tv, (size_t)n, "bh")) == NULL)
 		return "missing bh=";
-	if (dkim_base64_decode(t->val, t->vallen, s->bh, sizeof(s->bh),
-		&s->bhlen) < 0)
+	if (dkim_base64_decode(
+		t->val, t->vallen, s->bh, sizeof(s->bh), &s->bhlen) < 0)
 		return "bad bh=";
-	if (dkim_base64_decode(tb->val, tb->vallen, s->b, sizeof(s->b),
-		&s->blen) < 0 ||
+	if (dkim_base64_decode(
+		tb->val, tb->vallen, s->b, sizeof(s->b), &s->blen) < 0 ||
 	    s->blen == 0)
 		return "bad b=";
 	if ((t = tagval_get(tv, (size_t)n, "h")) == NULL)
@@ -454,8 +453,7 @@ dkim_verify_header(struct dkim_verify *v, const struct hdr_field *f)
 	buf_init(&name, DNS_MAX_NAME + 2);
 	if (buf_printf(&name, "%s._domainkey.%s", s->selector, s->domain) < 0)
 		sig_done(s, DKIM_PERMERROR, "key name too long");
-	else if ((s->q = dns_start(v->dns, buf_cstr(&name), DNS_T_TXT)) ==
-	    NULL)
+	else if ((s->q = dns_start(v->dns, buf_cstr(&name), DNS_T_TXT)) == NULL)
 		sig_done(s, DKIM_TEMPERROR, "out of memory");
 	buf_free(&name);
 }
@@ -476,7 +474,8 @@ dkim_verify_eoh(struct dkim_verify *v, const struct hdr_list *hdrs)
 			continue;
 		/* One stream per (body canonicalization, hash, l=). */
 		for (j = 0; j < v->nbodies; j++)
-			if (dkim_body_matches(v->bodies[j].b, s->bc, s->md, s->l))
+			if (dkim_body_matches(
+				v->bodies[j].b, s->bc, s->md, s->l))
 				break;
 		if (j == v->nbodies) {
 			struct dkim_bodyhash *nb;
@@ -513,8 +512,8 @@ dkim_verify_body(struct dkim_verify *v, const void *p, size_t n)
 /* RFC 6376 3.7: the fields named in h= (dkim_canon_headers), then this
  * signature field with the value of b= removed, without a final CRLF. */
 static int
-sig_header_data(const struct dkim_sig *s, const struct hdr_list *hdrs,
-    struct buf *out)
+sig_header_data(
+    const struct dkim_sig *s, const struct hdr_list *hdrs, struct buf *out)
 {
 	struct buf self;
 	int        r;
@@ -622,7 +621,7 @@ sig_key(struct dkim_verify *v, struct dkim_sig *s, struct dkim_key *key)
 	else if (s->alg == DKIM_ALG_RSA_SHA1 ? !key->sha1 : !key->sha256)
 		why = "hash not allowed by key h=";
 	else if (key->strict && s->identity != NULL &&
-	    !sig_identity_ok(s->identity, s->domain, true))
+		 !sig_identity_ok(s->identity, s->domain, true))
 		why = "i= not d= (key t=s)";
 	else if (key->type == DKIM_KEY_RSA && key->bits < v->p.min_rsa_bits) {
 		sig_done(s, DKIM_POLICY, "key too small: %u bits", key->bits);
@@ -637,8 +636,8 @@ sig_key(struct dkim_verify *v, struct dkim_sig *s, struct dkim_key *key)
 
 /* RFC 6376 6.1.3: body hash, then the signature over the header data. */
 static void
-sig_verify(struct dkim_verify *v, struct dkim_sig *s,
-    const struct hdr_list *hdrs)
+sig_verify(
+    struct dkim_verify *v, struct dkim_sig *s, const struct hdr_list *hdrs)
 {
 	struct dkim_key             key;
 	const struct dkim_bodyhash *bh = &v->bodies[s->body];
@@ -695,8 +694,9 @@ dkim_verify_eom(struct dkim_verify *v, const struct hdr_list *hdrs)
 		dkim_verify_eoh(v, hdrs);
 	v->eom = true;
 	for (i = 0; i < v->nbodies; i++)
-		v->bodies[i].ok = dkim_body_final(v->bodies[i].b,
-				      v->bodies[i].md, &v->bodies[i].mdlen) == 0;
+		v->bodies[i].ok =
+		    dkim_body_final(v->bodies[i].b, v->bodies[i].md,
+			&v->bodies[i].mdlen) == 0;
 	for (i = 0; i < v->nsig; i++)
 		if (v->sig[i]->pending)
 			sig_verify(v, v->sig[i], hdrs);

@@ -82,17 +82,17 @@ struct dkim_verify;
 
 /* NULL only on OOM. dns may be NULL (no lookups: temperror), for tests
  * that supply keys with dkim_verify_set_key_lookup(). */
-struct dkim_verify *dkim_verify_new(struct dns *,
-    const struct dkim_verify_params *);
+struct dkim_verify *dkim_verify_new(
+    struct dns *, const struct dkim_verify_params *);
 void dkim_verify_free(struct dkim_verify *); /* NULL ok */
 
 /* Tests and tools: answer key queries with fn(arg, name) instead of DNS
  * (name: "selector._domainkey.domain"). The answer stays owned by the
  * caller and must live until dkim_verify_eom() returns. */
-typedef const struct dns_answer *dkim_key_lookup_fn(void *arg,
-    const char *name);
-void dkim_verify_set_key_lookup(struct dkim_verify *, dkim_key_lookup_fn *,
-    void *arg);
+typedef const struct dns_answer *dkim_key_lookup_fn(
+    void *arg, const char *name);
+void dkim_verify_set_key_lookup(
+    struct dkim_verify *, dkim_key_lookup_fn *, void *arg);
 
 /* Each header field as it arrives; the field must stay unchanged in the
  * list later given to dkim_verify_eom(). */
@@ -104,8 +104,8 @@ void dkim_verify_eom(struct dkim_verify *, const struct hdr_list *);
 
 /* The signatures seen (up to the cap), in header order. */
 size_t                    dkim_verify_count(const struct dkim_verify *);
-const struct dkim_result *dkim_verify_result(const struct dkim_verify *,
-    size_t i);
+const struct dkim_result *dkim_verify_result(
+    const struct dkim_verify *, size_t i);
 /* DKIM-Signature fields ignored past params.max_signatures. */
 size_t dkim_verify_ignored(const struct dkim_verify *);
 /* Tests and the benchmark: body streams in use (shared by signatures with

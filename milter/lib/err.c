@@ -8,7 +8,7 @@
 int
 am_err_set(struct am_err *err, const char *fmt, ...)
 {
-	va_list ap;
+	va_list        ap;
 	unsigned char *p;
 
 	if (err == NULL)

@@ -102,7 +102,8 @@ hdr_list_add(struct hdr_list *l, const char *name, size_t namelen,
 	raw[namelen] = ':';
 	o = namelen + 1;
 	for (i = 0; i < vallen; i++) {
-		if (value[i] == '\r' && i + 1 < vallen && value[i + 1] == '\n') {
+		if (value[i] == '\r' && i + 1 < vallen &&
+		    value[i + 1] == '\n') {
 			raw[o++] = '\r';
 			raw[o++] = '\n';
 			i++;

@@ -25,9 +25,9 @@
 struct hdr_field {
 	const char *raw; /* "Name:value", NUL after rawlen */
 	size_t      rawlen;
-	const char *name; /* == raw */
+	const char *name;    /* == raw */
 	size_t      namelen; /* without WSP before the colon (obsolete form) */
-	const char *value; /* raw + namelen + 1 */
+	const char *value;   /* raw + namelen + 1 */
 	size_t      vallen;
 };
 
@@ -44,9 +44,8 @@ int hdr_list_add(struct hdr_list *, const char *name, size_t namelen,
     const char *value, size_t vallen);
 /* Splits one raw field (no final line break) at its first colon and
  * appends it; -1 as hdr_list_add, and when there is no colon. */
-int                     hdr_list_add_raw(struct hdr_list *, const char *raw,
-                        size_t len);
-size_t                  hdr_list_count(const struct hdr_list *);
+int    hdr_list_add_raw(struct hdr_list *, const char *raw, size_t len);
+size_t hdr_list_count(const struct hdr_list *);
 const struct hdr_field *hdr_list_get(const struct hdr_list *, size_t i);
 /* True when the field's name equals name, case-insensitively. */
 bool hdr_name_is(const struct hdr_field *, const char *name);

@@ -87,8 +87,8 @@ cidr_parse(struct cidr *c, const char *s)
 }
 
 bool
-ipaddr_match(const struct ipaddr *addr, const struct ipaddr *net,
-    unsigned int prefix)
+ipaddr_match(
+    const struct ipaddr *addr, const struct ipaddr *net, unsigned int prefix)
 {
 	unsigned int full = prefix / 8, rest = prefix % 8;
 	uint8_t      mask;

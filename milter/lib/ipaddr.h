@@ -31,8 +31,8 @@ bool ipaddr_from_bytes(struct ipaddr *, const void *, size_t);
 /* Parses "addr" or "addr/prefix"; a missing prefix is the full length. */
 bool cidr_parse(struct cidr *, const char *);
 /* True when addr lies in the first prefix bits of net (same family). */
-bool ipaddr_match(const struct ipaddr *addr, const struct ipaddr *net,
-    unsigned int prefix);
+bool ipaddr_match(
+    const struct ipaddr *addr, const struct ipaddr *net, unsigned int prefix);
 bool cidr_match(const struct cidr *, const struct ipaddr *);
 /* Writes the canonical text form into dst (at least IPADDR_STRLEN). */
 char *ipaddr_str(const struct ipaddr *, char *dst, size_t dstsize);

@@ -4,7 +4,7 @@
 
 #include "log.h"
 
-enum log_level     log_max_level = LOG_L_INFO;
+enum log_level      log_max_level = LOG_L_INFO;
 static log_sink_fn *log_sink;
 static void        *log_sink_arg;
 

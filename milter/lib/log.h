@@ -14,16 +14,16 @@ enum log_level {
 	LOG_L_ERR = 3,     /* our own failure */
 	LOG_L_WARNING = 4, /* bad input we handled */
 	LOG_L_NOTICE = 5,
-	LOG_L_INFO = 6,    /* the per-message summary */
-	LOG_L_DEBUG = 7    /* internals */
+	LOG_L_INFO = 6, /* the per-message summary */
+	LOG_L_DEBUG = 7 /* internals */
 };
 
 typedef void log_sink_fn(enum log_level, const char *line, void *arg);
 
 /* Sends lines to sink (NULL: stderr, "authmilter: " prefixed) and keeps
  * only those at level max_level or more important. Call before threads. */
-void log_set_sink(log_sink_fn *sink, void *arg);
-void log_set_level(enum log_level max_level);
+void                  log_set_sink(log_sink_fn *sink, void *arg);
+void                  log_set_level(enum log_level max_level);
 extern enum log_level log_max_level;
 
 void log_msg(enum log_level, const char *fmt, ...)

@@ -101,8 +101,8 @@ struct msgauth {
 	struct dkim_sign_key    sign_keys[MSGAUTH_MAX_SIGN_KEYS];
 	bool                    sign_failed;
 	struct am_err           sign_err;
-	struct dmarc       *dm;
-	size_t              nfrom_fields;
+	struct dmarc           *dm;
+	size_t                  nfrom_fields;
 
 	/* The results and what the last end of message produced. */
 	struct result results[MSGAUTH_MAX_RESULTS];
@@ -133,10 +133,10 @@ same_str(const char *a, const char *b)
 }
 
 struct msgauth_ctx *
-msgauth_ctx_new(struct am_conf *conf, const struct msgauth_ctx *prev,
-    struct am_err *err)
+msgauth_ctx_new(
+    struct am_conf *conf, const struct msgauth_ctx *prev, struct am_err *err)
 {
-	struct msgauth_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct msgauth_ctx   *ctx = calloc(1, sizeof(*ctx));
 	const struct am_conf *pc = prev ? prev->conf : NULL;
 
 	if (ctx == NULL) {
@@ -144,16 +144,17 @@ msgauth_ctx_new(struct am_conf *conf, const struct msgauth_ctx *prev,
 		return NULL;
 	}
 	atomic_init(&ctx->refs, 1);
-	if (pc != NULL && same_str(pc->dns.unbound_conf, conf->dns.unbound_conf) &&
+	if (pc != NULL &&
+	    same_str(pc->dns.unbound_conf, conf->dns.unbound_conf) &&
 	    same_str(pc->dns.trust_anchor, conf->dns.trust_anchor) &&
 	    pc->dns.timeout == conf->dns.timeout) {
 		ctx->dns = prev->dns;
 		atomic_fetch_add(&ctx->dns->refs, 1);
 	} else {
 		struct dns_params dp = {
-			.unbound_conf = conf->dns.unbound_conf,
-			.trust_anchor = conf->dns.trust_anchor,
-			.timeout = conf->dns.timeout,
+		    .unbound_conf = conf->dns.unbound_conf,
+		    .trust_anchor = conf->dns.trust_anchor,
+		    .timeout = conf->dns.timeout,
 		};
 
 		if ((ctx->dns = calloc(1, sizeof(*ctx->dns))) == NULL) {
@@ -215,9 +216,8 @@ ctx_now(const struct msgauth_ctx *ctx)
 
 /* --- replies and results --- */
 
-static void
-reply_set(struct msgauth_reply *r, enum msgauth_verdict v, const char *code,
-    const char *xcode, const char *fmt, ...)
+static void reply_set(struct msgauth_reply *r, enum msgauth_verdict v,
+    const char *code, const char *xcode, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 static void
@@ -261,7 +261,7 @@ result_add(struct msgauth *m, const char *method, const char *res,
 	memset(r, 0, sizeof(*r));
 	r->method = method;
 	r->result = res;
-	r->reason = reason ? strdup(reason) : NULL;
+	r->reason = reason != NULL && reason[0] != '\0' ? strdup(reason) : NULL;
 	va_start(ap, reason);
 	while ((ptype = va_arg(ap, const char *)) != NULL) {
 		const char *prop = va_arg(ap, const char *);
@@ -456,8 +456,8 @@ spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
     const char *sender)
 {
 	struct spf_params p = {
-		.receiver = m->ctx->conf->authserv_id,
-		.now = ctx_now(m->ctx),
+	    .receiver = m->ctx->conf->authserv_id,
+	    .now = ctx_now(m->ctx),
 	};
 
 	s->q = spf_query_new(msgauth_ctx_dns(m->ctx), &p);
@@ -480,12 +480,16 @@ spf_start(struct msgauth *m, struct msgauth_reply *r)
 {
 	const struct am_conf *c = m->ctx->conf;
 	char                  sender[600];
+	char                  helo_norm[MAILADDR_DOMAIN_MAX + 1];
 	const char           *helo_domain = NULL;
 
 	if (!c->spf.enabled || m->outbound || !m->have_addr)
 		return;
-	if (m->helo != NULL && mailaddr_domain_valid(m->helo, strlen(m->helo)))
-		helo_domain = m->helo;
+	/* A HELO that is an address literal or garbage has no SPF identity;
+	 * a name is checked in its normal form (case, trailing dot, IDN). */
+	if (m->helo != NULL &&
+	    mailaddr_domain_normalize(m->helo, strlen(m->helo), helo_norm))
+		helo_domain = helo_norm;
 	/* RFC 7208 2.3: the HELO identity, when it is a domain name. */
 	if (c->spf.helo && helo_domain != NULL) {
 		snprintf(sender, sizeof(sender), "postmaster@%s", helo_domain);
@@ -510,7 +514,8 @@ spf_start(struct msgauth *m, struct msgauth_reply *r)
 
 		/* RFC 7208 8.4 and RFC 7372 3.2: 5.7.23. */
 		if (exp != NULL)
-			reply_set(r, MSGAUTH_REJECT, "550", "5.7.23", "%s", exp);
+			reply_set(
+			    r, MSGAUTH_REJECT, "550", "5.7.23", "%s", exp);
 		else
 			reply_set(r, MSGAUTH_REJECT, "550", "5.7.23",
 			    "SPF: %s is not allowed to send mail from %s",
@@ -530,8 +535,8 @@ oom:
 /* --- the SMTP events --- */
 
 void
-msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx,
-    const char *from, const char *auth_authen, struct msgauth_reply *r)
+msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
+    const char *auth_authen, struct msgauth_reply *r)
 {
 	const struct am_conf *c;
 	struct mailaddr_path  path;
@@ -543,14 +548,15 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx,
 	m->ctx = msgauth_ctx_ref(ctx);
 	c = ctx->conf;
 	m->outbound = (auth_authen != NULL && auth_authen[0] != '\0') ||
-	    (m->have_addr && conf_trusted(c, &m->addr));
+		      (m->have_addr && conf_trusted(c, &m->addr));
 	/* A MAIL FROM without a usable domain has no SPF identity of its own:
 	 * like the null path, it falls back to the HELO name. */
 	if (mailaddr_parse_path(from, strlen(from), &path, NULL) ==
 		MAILADDR_OK &&
 	    path.domain_ok) {
 		m->mf_domain = strdup(path.domain_norm);
-		m->mf_addr = malloc(strlen(path.local) + strlen(path.domain) + 2);
+		m->mf_addr =
+		    malloc(strlen(path.local) + strlen(path.domain) + 2);
 		if (m->mf_addr != NULL)
 			sprintf(m->mf_addr, "%s@%s", path.local, path.domain);
 	}
@@ -560,11 +566,11 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx,
 			    &(struct dmarc_params){.testing_none = true});
 		if (c->dkim.verify) {
 			struct dkim_verify_params vp = {
-				.max_signatures = c->dkim.max_signatures,
-				.min_rsa_bits = c->dkim.min_rsa_bits,
-				.accept_sha1 = c->dkim.accept_sha1,
-				.ignore_l = c->dkim.ignore_l,
-				.now = ctx_now(ctx),
+			    .max_signatures = c->dkim.max_signatures,
+			    .min_rsa_bits = c->dkim.min_rsa_bits,
+			    .accept_sha1 = c->dkim.accept_sha1,
+			    .ignore_l = c->dkim.ignore_l,
+			    .now = ctx_now(ctx),
 			};
 			m->dv = dkim_verify_new(msgauth_ctx_dns(ctx), &vp);
 		}
@@ -603,8 +609,8 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 
 			for (i = 0; i < l->count; i++)
 				if (l->addr[i].domain_norm != NULL)
-					dmarc_prefetch(m->dm,
-					    l->addr[i].domain_norm);
+					dmarc_prefetch(
+					    m->dm, l->addr[i].domain_norm);
 			mailaddr_list_free(l);
 		}
 	}
@@ -613,10 +619,10 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 /* The RFC5322.From situation of a message: DMARC needs exactly one From
  * field whose addresses all share one usable domain (RFC 9989 4.4). */
 struct from_info {
-	const char           *problem; /* NULL when DMARC can proceed */
-	char                  domains[MAILADDR_MAX][MAILADDR_DOMAIN_MAX + 1];
-	size_t                ndomains;
-	char                  first_addr[600]; /* for the signing table */
+	const char *problem; /* NULL when DMARC can proceed */
+	char        domains[MAILADDR_MAX][MAILADDR_DOMAIN_MAX + 1];
+	size_t      ndomains;
+	char        first_addr[600]; /* for the signing table */
 };
 
 static void
@@ -693,28 +699,28 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	    (rule = conf_sign_match(c, fi.first_addr)) == NULL)
 		return;
 	m->sign_params = (struct dkim_sign_params){
-		.header_canon = c->dkim.sign.header_canon == CONF_CANON_RELAXED
-		    ? DKIM_CANON_RELAXED
-		    : DKIM_CANON_SIMPLE,
-		.body_canon = c->dkim.sign.body_canon == CONF_CANON_RELAXED
-		    ? DKIM_CANON_RELAXED
-		    : DKIM_CANON_SIMPLE,
-		.headers = (const char *const *)c->dkim.sign.headers,
-		.nheaders = c->dkim.sign.nheaders,
-		.oversign = (const char *const *)c->dkim.sign.oversign,
-		.noversign = c->dkim.sign.noversign,
-		.now = ctx_now(m->ctx),
+	    .header_canon = c->dkim.sign.header_canon == CONF_CANON_RELAXED
+				? DKIM_CANON_RELAXED
+				: DKIM_CANON_SIMPLE,
+	    .body_canon = c->dkim.sign.body_canon == CONF_CANON_RELAXED
+			      ? DKIM_CANON_RELAXED
+			      : DKIM_CANON_SIMPLE,
+	    .headers = (const char *const *)c->dkim.sign.headers,
+	    .nheaders = c->dkim.sign.nheaders,
+	    .oversign = (const char *const *)c->dkim.sign.oversign,
+	    .noversign = c->dkim.sign.noversign,
+	    .now = ctx_now(m->ctx),
 	};
 	for (i = 0; i < rule->nkeys && i < MSGAUTH_MAX_SIGN_KEYS; i++) {
 		const struct conf_key *k = rule->keys[i];
 
 		m->sign_keys[i] = (struct dkim_sign_key){
-			.domain = k->domain,
-			.selector = k->selector,
-			.alg = k->alg == CONF_ALG_ED25519_SHA256
-			    ? DKIM_ALG_ED25519_SHA256
-			    : DKIM_ALG_RSA_SHA256,
-			.pkey = k->pkey,
+		    .domain = k->domain,
+		    .selector = k->selector,
+		    .alg = k->alg == CONF_ALG_ED25519_SHA256
+			       ? DKIM_ALG_ED25519_SHA256
+			       : DKIM_ALG_RSA_SHA256,
+		    .pkey = k->pkey,
 		};
 	}
 	m->ds = dkim_sign_new(&m->sign_params, m->sign_keys, i);
@@ -723,8 +729,8 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 }
 
 void
-msgauth_body(struct msgauth *m, const void *p, size_t n,
-    struct msgauth_reply *r)
+msgauth_body(
+    struct msgauth *m, const void *p, size_t n, struct msgauth_reply *r)
 {
 	reply_continue(r);
 	if (m->dv != NULL)
@@ -805,14 +811,14 @@ policy_name(enum dmarc_policy p, enum dmarc_policy fallback)
 static void
 eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 {
-	const struct am_conf   *c = m->ctx->conf;
-	struct from_info        fi;
-	struct dmarc_auth       auth = {0};
-	struct dmarc_auth_dkim  dk[32];
-	struct dmarc_verdict    v, worst;
-	const char             *worst_domain = NULL;
-	char                    comment[160];
-	size_t                  i, n;
+	const struct am_conf  *c = m->ctx->conf;
+	struct from_info       fi;
+	struct dmarc_auth      auth = {0};
+	struct dmarc_auth_dkim dk[32];
+	struct dmarc_verdict   v, worst;
+	const char            *worst_domain = NULL;
+	char                   comment[160];
+	size_t                 i, n;
 
 	from_info_get(m, &fi);
 	if (fi.problem != NULL &&
@@ -821,8 +827,8 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 		/* RFC 9989 leaves these to local policy; they are where a
 		 * forged author hides, so they never pass and are never "no
 		 * DMARC". */
-		result_add(m, "dmarc", "permerror", fi.problem, "header", "from",
-		    fi.ndomains > 0 ? fi.domains[0] : NULL, NULL);
+		result_add(m, "dmarc", "permerror", fi.problem, "header",
+		    "from", fi.ndomains > 0 ? fi.domains[0] : NULL, NULL);
 		if (c->dmarc.enforce)
 			reply_set(r, MSGAUTH_REJECT, "550", "5.7.1",
 			    "Message rejected: %s (RFC 5322 3.6.2 asks for one "
@@ -832,8 +838,9 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	}
 	if (m->spf_mfrom.started) {
 		auth.spf = m->spf_mfrom.result == SPF_PASS ? DMARC_AUTH_PASS
-		    : m->spf_mfrom.result == SPF_TEMPERROR ? DMARC_AUTH_TEMPERROR
-							   : DMARC_AUTH_OTHER;
+			   : m->spf_mfrom.result == SPF_TEMPERROR
+			       ? DMARC_AUTH_TEMPERROR
+			       : DMARC_AUTH_OTHER;
 		auth.spf_domain = m->spf_mfrom.domain;
 	}
 	n = m->dv != NULL ? dkim_verify_count(m->dv) : 0;
@@ -843,20 +850,22 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 		dk[i].domain = d->domain;
 		dk[i].testing = d->testing;
 		dk[i].result = d->status == DKIM_PASS ? DMARC_AUTH_PASS
-		    : d->status == DKIM_TEMPERROR     ? DMARC_AUTH_TEMPERROR
-						      : DMARC_AUTH_OTHER;
+			       : d->status == DKIM_TEMPERROR
+				   ? DMARC_AUTH_TEMPERROR
+				   : DMARC_AUTH_OTHER;
 	}
 	auth.ndkim = i;
 	auth.dkim = dk;
 	memset(&worst, 0, sizeof(worst));
 	for (i = 0; i < fi.ndomains; i++) {
 		dmarc_evaluate(m->dm, fi.domains[i], &auth, &v);
-		if (worst_domain == NULL || verdict_rank(&v) > verdict_rank(&worst)) {
+		if (worst_domain == NULL ||
+		    verdict_rank(&v) > verdict_rank(&worst)) {
 			worst = v;
 			worst_domain = fi.domains[i];
 		}
 	}
-	if (worst.result == DMARC_NONE || worst.result == DMARC_PERMERROR)
+	if (worst.result != DMARC_PASS && worst.result != DMARC_FAIL)
 		snprintf(comment, sizeof(comment), "%s", worst.reason);
 	else
 		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s",
@@ -890,6 +899,34 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	}
 }
 
+/* Appends the words of text, each after a space or, where it would pass
+ * column 78 (RFC 5322 2.1.1), after a fold; *col is the current column. */
+static void
+fold_words(struct buf *b, size_t *col, const char *text)
+{
+	const char *p = text, *e;
+	size_t      n;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return;
+		e = strchr(p, ' ');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (*col + 1 + n > 78 && *col > 8) {
+			buf_append(b, "\n\t", 2);
+			*col = 8;
+		} else {
+			buf_append_char(b, ' ');
+			(*col)++;
+		}
+		buf_append(b, p, n);
+		*col += n;
+		p += n;
+	}
+}
+
 /* RFC 7208 9.1: Received-SPF for the MAIL FROM identity (or HELO, when
  * that is all there was). */
 static char *
@@ -898,41 +935,50 @@ received_spf(const struct msgauth *m)
 	const struct spf_run *s =
 	    m->spf_mfrom.started ? &m->spf_mfrom : &m->spf_helo;
 	const char *rcv = m->ctx->conf->authserv_id;
-	const char *res = spf_result_str(s->result);
-	const char *why = spf_reason(s->q);
-	char        helo[256], sender[600];
-	struct buf  b;
+	const char *why;
+	char        helo[256], sender[600], why_p[300];
+	struct buf  b, t;
+	size_t      col = sizeof("Received-SPF:") - 1;
 
 	if (!s->started)
 		return NULL;
+	why = spf_reason(s->q);
 	str_printable(helo, sizeof(helo), s->helo, strlen(s->helo));
 	str_printable(sender, sizeof(sender), s->sender, strlen(s->sender));
+	str_printable(why_p, sizeof(why_p), why, strlen(why));
 	buf_init(&b, 4096);
-	buf_printf(&b, " %s (%s: ", res, rcv);
-	switch (s->result) {
-	case SPF_PASS:
-		buf_printf(&b, "domain of %s designates %s as permitted sender)",
-		    sender, m->addr_text);
-		break;
-	case SPF_FAIL:
-	case SPF_SOFTFAIL:
-		buf_printf(&b, "domain of %s does not designate %s as permitted "
-			       "sender)",
-		    sender, m->addr_text);
-		break;
-	default:
-		buf_printf(&b, "%s)", why != NULL && why[0] ? why : res);
-		break;
-	}
-	/* Sender text goes in a quoted string: quote and backslash escaped. */
-	buf_printf(&b, "\n\tclient-ip=%s; envelope-from=\"", m->addr_text);
+	buf_init(&t, 4096);
+	fold_words(&b, &col, spf_result_str(s->result));
+	if (s->result == SPF_PASS)
+		buf_printf(&t,
+		    "(%s: domain of %s designates %s as permitted "
+		    "sender)",
+		    rcv, sender, m->addr_text);
+	else if (s->result == SPF_FAIL || s->result == SPF_SOFTFAIL)
+		buf_printf(&t,
+		    "(%s: domain of %s does not designate %s as "
+		    "permitted sender)",
+		    rcv, sender, m->addr_text);
+	else
+		buf_printf(&t, "(%s: %s)", rcv,
+		    why_p[0] ? why_p : spf_result_str(s->result));
+	/* A comment may not hold unescaped parentheses of its own. */
+	for (char *p = t.data + 1; p != NULL && *p != '\0'; p++)
+		if ((*p == '(' || *p == ')' || *p == '\\') && p[1] != '\0')
+			*p = ' ';
+	fold_words(&b, &col, buf_cstr(&t));
+	buf_reset(&t);
+	/* The sender goes in a quoted string: quote and backslash escaped. */
+	buf_printf(&t, "client-ip=%s; envelope-from=\"", m->addr_text);
 	for (const char *p = sender; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
-			buf_append_char(&b, '\\');
-		buf_append_char(&b, *p);
+			buf_append_char(&t, '\\');
+		buf_append_char(&t, *p);
 	}
-	buf_printf(&b, "\"; helo=\"%s\";\n\treceiver=%s; identity=%s;", helo, rcv,
+	buf_printf(&t, "\"; helo=\"%s\"; receiver=%s; identity=%s;", helo, rcv,
 	    s == &m->spf_mfrom ? "mailfrom" : "helo");
+	fold_words(&b, &col, buf_cstr(&t));
+	buf_free(&t);
 	return buf_take(&b);
 }
 
@@ -956,10 +1002,10 @@ summary_build(struct msgauth *m, const struct msgauth_result *res)
 				strlen(r->prop[j].value)));
 	}
 	if (m->outbound)
-		buf_printf(&m->summary, "outbound signatures=%zu ",
-		    m->nsig_values);
-	buf_printf(&m->summary, "action=%s",
-	    msgauth_verdict_str(res->reply.verdict));
+		buf_printf(
+		    &m->summary, "outbound signatures=%zu ", m->nsig_values);
+	buf_printf(
+	    &m->summary, "action=%s", msgauth_verdict_str(res->reply.verdict));
 	if (res->reply.verdict == MSGAUTH_REJECT ||
 	    res->reply.verdict == MSGAUTH_TEMPFAIL)
 		buf_printf(&m->summary, " reply=\"%s %s %s\"", res->reply.code,
@@ -994,8 +1040,8 @@ eom_strip_forged(struct msgauth *m, struct msgauth_result *res)
 		if (!hdr_name_is(f, AR_NAME))
 			continue;
 		k++;
-		if (authres_is_ours(f->value, f->vallen,
-			m->ctx->conf->authserv_id) &&
+		if (authres_is_ours(
+			f->value, f->vallen, m->ctx->conf->authserv_id) &&
 		    nidx < MSGAUTH_MAX_EDITS / 2)
 			idx[nidx++] = k;
 	}
@@ -1086,13 +1132,14 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 			authres_free(ar);
 		}
 		if (m->ar_value == NULL) {
-			reply_set(&res->reply, c->on_internal_error ==
-				    CONF_ACCEPT ? MSGAUTH_ACCEPT
-						: MSGAUTH_TEMPFAIL,
+			reply_set(&res->reply,
+			    c->on_internal_error == CONF_ACCEPT
+				? MSGAUTH_ACCEPT
+				: MSGAUTH_TEMPFAIL,
 			    "451", "4.3.0", "local error, try again later");
 		} else
-			edit_add(res, MSGAUTH_EDIT_INSERT, AR_NAME, m->ar_value,
-			    0);
+			edit_add(
+			    res, MSGAUTH_EDIT_INSERT, AR_NAME, m->ar_value, 0);
 	}
 	if (res->reply.verdict == MSGAUTH_QUARANTINE)
 		res->quarantine_reason = m->quarantine_reason;

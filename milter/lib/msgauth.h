@@ -43,21 +43,22 @@ struct msgauth;
 
 enum msgauth_verdict {
 	MSGAUTH_CONTINUE,
-	MSGAUTH_ACCEPT,     /* end of message: deliver (with the edits) */
-	MSGAUTH_REJECT,     /* 5xx */
-	MSGAUTH_TEMPFAIL,   /* 4xx */
-	MSGAUTH_QUARANTINE  /* end of message: deliver to the hold queue */
+	MSGAUTH_ACCEPT,    /* end of message: deliver (with the edits) */
+	MSGAUTH_REJECT,    /* 5xx */
+	MSGAUTH_TEMPFAIL,  /* 4xx */
+	MSGAUTH_QUARANTINE /* end of message: deliver to the hold queue */
 };
 
 struct msgauth_reply {
 	enum msgauth_verdict verdict;
-	char                 code[4];  /* "550", "451"; "" for continue */
+	char                 code[4];   /* "550", "451"; "" for continue */
 	char                 xcode[12]; /* "5.7.1" */
 	char                 text[256]; /* printable, no CR/LF */
 };
 
 enum msgauth_edit_type {
-	MSGAUTH_EDIT_DELETE, /* delete the index-th field named name (1-based) */
+	MSGAUTH_EDIT_DELETE, /* delete the index-th field named name (1-based)
+			      */
 	MSGAUTH_EDIT_INSERT  /* insert name: value at index (0: the top) */
 };
 
@@ -75,17 +76,17 @@ struct msgauth_result {
 	struct msgauth_edit  edit[MSGAUTH_MAX_EDITS];
 	size_t               nedits;
 	const char          *quarantine_reason; /* with MSGAUTH_QUARANTINE */
-	const char          *summary; /* "spf=pass smtp.mailfrom=... action=accept" */
+	const char *summary; /* "spf=pass smtp.mailfrom=... action=accept" */
 };
 
 /* Makes a context from conf (a reference is taken). The resolver of prev
  * is shared when prev's dns settings equal conf's (a reload keeps the
  * cache); otherwise a new one is made from conf->dns. Returns NULL with err
  * set when the resolver cannot be set up. prev may be NULL. */
-struct msgauth_ctx *msgauth_ctx_new(struct am_conf *conf,
-    const struct msgauth_ctx *prev, struct am_err *err);
-struct msgauth_ctx *msgauth_ctx_ref(struct msgauth_ctx *);
-void                msgauth_ctx_unref(struct msgauth_ctx *); /* NULL ok */
+struct msgauth_ctx *msgauth_ctx_new(
+    struct am_conf *conf, const struct msgauth_ctx *prev, struct am_err *err);
+struct msgauth_ctx   *msgauth_ctx_ref(struct msgauth_ctx *);
+void                  msgauth_ctx_unref(struct msgauth_ctx *); /* NULL ok */
 const struct am_conf *msgauth_ctx_conf(const struct msgauth_ctx *);
 struct dns           *msgauth_ctx_dns(const struct msgauth_ctx *);
 
@@ -98,14 +99,13 @@ void            msgauth_free(struct msgauth *); /* NULL ok; aborts a message */
 
 /* addr: the client's IP address in text form, NULL or unparsable for a
  * local (non-IP) connection. hostname: the MTA's name for it. */
-void msgauth_connect(struct msgauth *, const char *hostname,
-    const char *addr);
+void msgauth_connect(struct msgauth *, const char *hostname, const char *addr);
 void msgauth_helo(struct msgauth *, const char *helo);
 /* Starts a message on ctx (a reference is taken until eom/abort). from is
  * the MAIL FROM argument as the MTA gives it ("<a@b>", "<>"); auth_authen
  * the SASL login name or NULL. The reply may reject or tempfail (SPF). */
-void msgauth_mailfrom(struct msgauth *, struct msgauth_ctx *,
-    const char *from, const char *auth_authen, struct msgauth_reply *);
+void msgauth_mailfrom(struct msgauth *, struct msgauth_ctx *, const char *from,
+    const char *auth_authen, struct msgauth_reply *);
 /* The MTA's queue id, for the summary (known at MAIL FROM or later). */
 void msgauth_queue_id(struct msgauth *, const char *id);
 /* One header field; value is everything after the colon, leading
@@ -114,8 +114,8 @@ void msgauth_header(struct msgauth *, const char *name, const char *value,
     struct msgauth_reply *);
 void msgauth_eoh(struct msgauth *, struct msgauth_reply *);
 /* Body bytes with CRLF line ends, in chunks of any size. */
-void msgauth_body(struct msgauth *, const void *, size_t,
-    struct msgauth_reply *);
+void msgauth_body(
+    struct msgauth *, const void *, size_t, struct msgauth_reply *);
 /* Ends the message. The result's strings live until the next event. */
 void msgauth_eom(struct msgauth *, struct msgauth_result *);
 /* Drops the message (RSET, a lost client, an MTA abort). */

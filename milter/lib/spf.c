@@ -49,13 +49,13 @@ enum term_kind {
 
 struct term {
 	enum term_kind kind;
-	char           qual;     /* '+', '-', '~', '?' */
-	const char    *spec;     /* domain-spec or NULL */
+	char           qual; /* '+', '-', '~', '?' */
+	const char    *spec; /* domain-spec or NULL */
 	size_t         speclen;
-	unsigned int   cidr4;    /* a, mx, ip4 */
-	unsigned int   cidr6;    /* a, mx, ip6 */
-	uint8_t        net[16];  /* ip4 (4 bytes), ip6 (16 bytes) */
-	const char    *text;     /* the whole term */
+	unsigned int   cidr4;   /* a, mx, ip4 */
+	unsigned int   cidr6;   /* a, mx, ip6 */
+	uint8_t        net[16]; /* ip4 (4 bytes), ip6 (16 bytes) */
+	const char    *text;    /* the whole term */
 	size_t         len;
 };
 
@@ -79,25 +79,25 @@ struct spf_query {
 
 	/* One check. */
 	struct ipaddr    ip;
-	char             *sender;
-	char             *local;
-	char             *sender_domain;
-	char             *helo;
-	time_t            now;
-	unsigned int      dns_terms;
-	unsigned int      voids;
-	int               depth; /* frames in use */
-	struct spf_frame  frames[SPF_MAX_DEPTH];
-	char              reason[SPF_REASON_MAX];
-	char             *explanation;
-	bool              oom;
+	char            *sender;
+	char            *local;
+	char            *sender_domain;
+	char            *helo;
+	time_t           now;
+	unsigned int     dns_terms;
+	unsigned int     voids;
+	int              depth; /* frames in use */
+	struct spf_frame frames[SPF_MAX_DEPTH];
+	char             reason[SPF_REASON_MAX];
+	char            *explanation;
+	bool             oom;
 
 	/* The validated names of ip (RFC 7208 5.5), found once per check. */
-	bool              ptr_done;
-	enum dns_status   ptr_status;
-	unsigned int      nvalid;
-	char             *valid[SPF_PTR_CAP];
-	const char       *p_domain; /* the <domain> %{p} is chosen for */
+	bool            ptr_done;
+	enum dns_status ptr_status;
+	unsigned int    nvalid;
+	char           *valid[SPF_PTR_CAP];
+	const char     *p_domain; /* the <domain> %{p} is chosen for */
 };
 
 /* Outcomes of one term. */
@@ -140,7 +140,7 @@ is_delim(int c)
 {
 	/* RFC 7208 7.1 delimiter */
 	return c == '.' || c == '-' || c == '+' || c == ',' || c == '/' ||
-	    c == '_' || c == '=';
+	       c == '_' || c == '=';
 }
 
 static bool
@@ -179,8 +179,8 @@ put_escaped(struct buf *out, const char *p, size_t n, bool escape)
 /* Writes the value of a macro letter (lower case) into v (size vsize);
  * returns its length. */
 static size_t
-macro_value(int letter, const struct spf_macro_vars *vars, char *v,
-    size_t vsize)
+macro_value(
+    int letter, const struct spf_macro_vars *vars, char *v, size_t vsize)
 {
 	const char *s = NULL;
 	char        tmp[IPADDR_STRLEN];
@@ -216,7 +216,8 @@ macro_value(int letter, const struct spf_macro_vars *vars, char *v,
 		s = tmp;
 		break;
 	case 'v':
-		s = vars->ip && vars->ip->family == AF_INET6 ? "ip6" : "in-addr";
+		s = vars->ip && vars->ip->family == AF_INET6 ? "ip6"
+							     : "in-addr";
 		break;
 	case 'c':
 		if (vars->ip == NULL)
@@ -280,8 +281,8 @@ macro_transform(const char *v, size_t n, const char *delims, size_t ndelims,
 		start = i;
 		for (k = start; k <= n; k++) {
 			if (k == n || ISDELIM(v[k])) {
-				if (put_escaped(out, v + start, k - start,
-					escape) < 0)
+				if (put_escaped(
+					out, v + start, k - start, escape) < 0)
 					return -1;
 				if (k < n && buf_append_char(out, '.') < 0)
 					return -1;
@@ -634,8 +635,9 @@ term_parse(const char *p, size_t n, struct term *t, const char **why)
 		if (str_ieq(p, nl, "redirect") || str_ieq(p, nl, "exp")) {
 			t->kind = str_ieq(p, nl, "exp") ? T_EXP : T_REDIRECT;
 			if (!domain_spec_valid(t->spec, t->speclen)) {
-				*why = t->kind == T_EXP ? "bad exp= domain"
-							: "bad redirect= domain";
+				*why = t->kind == T_EXP
+					   ? "bad exp= domain"
+					   : "bad redirect= domain";
 				return false;
 			}
 			return true;
@@ -643,8 +645,8 @@ term_parse(const char *p, size_t n, struct term *t, const char **why)
 		/* unknown-modifier = name "=" macro-string (RFC 7208 12);
 		 * every macro letter is accepted, the value is never used. */
 		t->kind = T_MODIFIER;
-		if (spf_macro_expand(t->spec, t->speclen, SPF_MACRO_EXPLAIN, NULL,
-			NULL) != 0 ||
+		if (spf_macro_expand(t->spec, t->speclen, SPF_MACRO_EXPLAIN,
+			NULL, NULL) != 0 ||
 		    memchr(t->spec, ' ', t->speclen) != NULL) {
 			*why = "bad macro in modifier";
 			return false;
@@ -672,16 +674,16 @@ term_parse(const char *p, size_t n, struct term *t, const char **why)
 	}
 	if (str_ieq(name, nl, "include") || str_ieq(name, nl, "exists") ||
 	    str_ieq(name, nl, "ptr")) {
-		t->kind = str_ieq(name, nl, "include") ? T_INCLUDE
-		    : str_ieq(name, nl, "exists")      ? T_EXISTS
-						       : T_PTR;
+		t->kind = str_ieq(name, nl, "include")  ? T_INCLUDE
+			  : str_ieq(name, nl, "exists") ? T_EXISTS
+							: T_PTR;
 		if (arg == n && t->kind == T_PTR)
 			return true;
 		if (arg == n || p[arg] != ':' ||
 		    !domain_spec_valid(p + arg + 1, n - arg - 1)) {
-			*why = t->kind == T_INCLUDE ? "bad include"
-			    : t->kind == T_EXISTS   ? "bad exists"
-						    : "bad ptr";
+			*why = t->kind == T_INCLUDE  ? "bad include"
+			       : t->kind == T_EXISTS ? "bad exists"
+						     : "bad ptr";
 			return false;
 		}
 		t->spec = p + arg + 1;
@@ -717,16 +719,16 @@ term_parse(const char *p, size_t n, struct term *t, const char **why)
 		if (t->kind == T_IP4) {
 			if (!ip4_parse(p + arg, an, t->net))
 				return false;
-			if (slash && !cidr_len(slash + 1,
-					 (size_t)(p + n - slash - 1), 32,
-					 &t->cidr4))
+			if (slash &&
+			    !cidr_len(slash + 1, (size_t)(p + n - slash - 1),
+				32, &t->cidr4))
 				return false;
 		} else {
 			if (!ip6_parse(p + arg, an, t->net))
 				return false;
-			if (slash && !cidr_len(slash + 1,
-					 (size_t)(p + n - slash - 1), 128,
-					 &t->cidr6))
+			if (slash &&
+			    !cidr_len(slash + 1, (size_t)(p + n - slash - 1),
+				128, &t->cidr6))
 				return false;
 		}
 		return true;
@@ -738,8 +740,7 @@ term_parse(const char *p, size_t n, struct term *t, const char **why)
 /* The next term of [rec, rec + len) from *pos (terms are separated by one
  * or more SP, RFC 7208 4.6.1); false at the end. */
 static bool
-next_term(const char *rec, size_t len, size_t *pos, const char **tp,
-    size_t *tn)
+next_term(const char *rec, size_t len, size_t *pos, const char **tp, size_t *tn)
 {
 	size_t i = *pos, s;
 
@@ -769,8 +770,7 @@ is_spf_record(const char *p, size_t n)
  * permerror before anything is evaluated). Fills f's modifier fields when
  * f is not NULL. */
 static bool
-record_check(const char *rec, size_t len, struct spf_frame *f,
-    const char **why)
+record_check(const char *rec, size_t len, struct spf_frame *f, const char **why)
 {
 	size_t       pos = 6, tn;
 	const char  *tp;
@@ -823,8 +823,7 @@ spf_record_valid(const char *rec, size_t len, const char **why_r)
  * Evaluation.
  */
 
-static void
-set_reason(struct spf_query *q, const char *fmt, ...)
+static void set_reason(struct spf_query *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -1219,8 +1218,8 @@ load_record(struct spf_query *q, struct spf_frame *f)
 	case DNS_OK:
 		break;
 	case DNS_TEMPFAIL:
-		set_reason(q, "%s at %s", a->why && *a->why ? a->why : "DNS error",
-		    f->domain);
+		set_reason(q, "%s at %s",
+		    a->why && *a->why ? a->why : "DNS error", f->domain);
 		dns_query_free(dq);
 		return SPF_TEMPERROR;
 	default:
@@ -1294,8 +1293,8 @@ eval_addr(struct spf_query *q, const char *name, enum dns_type type,
 							    : M_NOMATCH;
 		break;
 	case DNS_TEMPFAIL:
-		set_reason(q, "%s at %s", a->why && *a->why ? a->why : "DNS error",
-		    name);
+		set_reason(q, "%s at %s",
+		    a->why && *a->why ? a->why : "DNS error", name);
 		r = M_TEMPERROR;
 		break;
 	case DNS_BADNAME:
@@ -1313,8 +1312,7 @@ eval_addr(struct spf_query *q, const char *name, enum dns_type type,
 
 /* RFC 7208 5.4 */
 static int
-eval_mx(struct spf_query *q, const char *name, unsigned int c4,
-    unsigned int c6)
+eval_mx(struct spf_query *q, const char *name, unsigned int c4, unsigned int c6)
 {
 	struct dns_query        *dq = dns_start(q->dns, name, DNS_T_MX);
 	struct dns_query        *aq[DNS_MAX_RRS];
@@ -1332,8 +1330,8 @@ eval_mx(struct spf_query *q, const char *name, unsigned int c4,
 	case DNS_OK:
 		break;
 	case DNS_TEMPFAIL:
-		set_reason(q, "%s at %s", a->why && *a->why ? a->why : "DNS error",
-		    name);
+		set_reason(q, "%s at %s",
+		    a->why && *a->why ? a->why : "DNS error", name);
 		dns_query_free(dq);
 		return M_TEMPERROR;
 	case DNS_BADNAME:
@@ -1347,16 +1345,16 @@ eval_mx(struct spf_query *q, const char *name, unsigned int c4,
 	n = a->n;
 	if (n > q->par.max_mx || n > sizeof(aq) / sizeof(aq[0]) ||
 	    a->truncated) {
-		set_reason(q, "more than %u MX names at %s", q->par.max_mx,
-		    name);
+		set_reason(
+		    q, "more than %u MX names at %s", q->par.max_mx, name);
 		dns_query_free(dq);
 		return M_PERMERROR;
 	}
 	/* Start every address lookup, then collect them. */
 	for (i = 0; i < n; i++)
-		aq[i] = a->rr[i].data[0] ? dns_start(q->dns, a->rr[i].data,
-					       addr_type(q))
-					 : NULL; /* null MX, RFC 7505 */
+		aq[i] = a->rr[i].data[0]
+			    ? dns_start(q->dns, a->rr[i].data, addr_type(q))
+			    : NULL; /* null MX, RFC 7505 */
 	for (i = 0; i < n; i++) {
 		const struct dns_answer *b;
 
@@ -1437,10 +1435,10 @@ eval_term(struct spf_query *q, struct spf_frame *f, const struct term *t)
 		memcpy(net.a, t->net, t->kind == T_IP4 ? 4 : 16);
 		if (q->ip.family != net.family)
 			return M_NOMATCH;
-		return ipaddr_match(&q->ip, &net,
-			   t->kind == T_IP4 ? t->cidr4 : t->cidr6)
-		    ? M_MATCH
-		    : M_NOMATCH;
+		return ipaddr_match(
+			   &q->ip, &net, t->kind == T_IP4 ? t->cidr4 : t->cidr6)
+			   ? M_MATCH
+			   : M_NOMATCH;
 	}
 	case T_MODIFIER:
 	case T_REDIRECT:
@@ -1465,7 +1463,8 @@ eval_term(struct spf_query *q, struct spf_frame *f, const struct term *t)
 	}
 	switch (t->kind) {
 	case T_A:
-		return eval_addr(q, name, addr_type(q), t->cidr4, t->cidr6, false);
+		return eval_addr(
+		    q, name, addr_type(q), t->cidr4, t->cidr6, false);
 	case T_EXISTS:
 		/* RFC 7208 5.7: always an A lookup. */
 		return eval_addr(q, name, DNS_T_A, 32, 128, true);
@@ -1517,8 +1516,8 @@ explain(struct spf_query *q)
 	}
 	buf_init(&b, SPF_MAX_EXPLANATION);
 	vars_init(q, f->domain, &v);
-	if (spf_macro_expand(a->rr[0].data, a->rr[0].len, SPF_MACRO_EXPLAIN,
-		&v, &b) == 0) {
+	if (spf_macro_expand(
+		a->rr[0].data, a->rr[0].len, SPF_MACRO_EXPLAIN, &v, &b) == 0) {
 		/* A value can carry any byte (a local-part): keep the text
 		 * printable. */
 		for (i = 0; i < b.len; i++)
@@ -1541,8 +1540,9 @@ set_identity(struct spf_query *q, const char *sender, const char *helo)
 		q->local = strdup("postmaster");
 		q->sender_domain = strdup(sender ? sender : "");
 	} else {
-		q->local = at == sender ? strdup("postmaster")
-					: str_ndup(sender, (size_t)(at - sender));
+		q->local = at == sender
+			       ? strdup("postmaster")
+			       : str_ndup(sender, (size_t)(at - sender));
 		q->sender_domain = strdup(at + 1);
 	}
 	q->helo = helo ? strdup(helo) : NULL;
@@ -1557,8 +1557,8 @@ set_identity(struct spf_query *q, const char *sender, const char *helo)
 }
 
 enum spf_result
-spf_check_host(struct spf_query *q, const struct ipaddr *ip,
-    const char *domain, const char *sender, const char *helo)
+spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
+    const char *sender, const char *helo)
 {
 	enum spf_result   r;
 	struct spf_frame *f;
@@ -1592,8 +1592,8 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip,
 			/* RFC 7208 6.1: redirect only when nothing matched and
 			 * there is no "all" anywhere in the record. */
 			if (f->has_redirect && !f->has_all) {
-				if (spec_uses_p(f->rec + f->redir_off,
-					f->redir_len) &&
+				if (spec_uses_p(
+					f->rec + f->redir_off, f->redir_len) &&
 				    !count_term(q, "redirect")) {
 					r = SPF_PERMERROR;
 					goto out;
@@ -1607,7 +1607,8 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip,
 				}
 				if (!count_term(q, "redirect")) {
 					if (str_domain_eq(name, f->domain))
-						set_reason(q, "redirect loop at %s",
+						set_reason(q,
+						    "redirect loop at %s",
 						    name);
 					r = SPF_PERMERROR;
 					goto out;
@@ -1617,7 +1618,8 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip,
 				if (r == SPF_PASS)
 					continue;
 				if (r == SPF_NONE) {
-					set_reason(q, "redirect=%s has no SPF record",
+					set_reason(q,
+					    "redirect=%s has no SPF record",
 					    name);
 					r = SPF_PERMERROR;
 				}

@@ -110,8 +110,8 @@ bool spf_record_valid(const char *rec, size_t len, const char **why_r);
 /* The values a macro can name (RFC 7208 7.2). Any pointer may be NULL: an
  * absent value expands to "unknown" (h, r, p) or "" (others). */
 struct spf_macro_vars {
-	const char          *sender; /* s */
-	const char          *local;  /* l */
+	const char          *sender;        /* s */
+	const char          *local;         /* l */
 	const char          *sender_domain; /* o */
 	const char          *domain;        /* d */
 	const struct ipaddr *ip;            /* i, c, v */

@@ -30,8 +30,8 @@ tagval_skip_fws(const char *p, size_t i, size_t n)
 }
 
 int
-tagval_parse(const char *p, size_t n, struct tagval *out, size_t max,
-    size_t *where_r)
+tagval_parse(
+    const char *p, size_t n, struct tagval *out, size_t max, size_t *where_r)
 {
 	size_t i = 0, count = 0, k, start, end;
 
@@ -43,8 +43,8 @@ tagval_parse(const char *p, size_t n, struct tagval *out, size_t max,
 		start = i;
 		if (!str_isalpha((unsigned char)p[i]))
 			goto syntax;
-		while (i < n &&
-		    (str_isalnum((unsigned char)p[i]) || p[i] == '_'))
+		while (
+		    i < n && (str_isalnum((unsigned char)p[i]) || p[i] == '_'))
 			i++;
 		end = i;
 		i = tagval_skip_fws(p, i, n);

@@ -35,12 +35,12 @@ enum tagval_err {
 /* Parses [p, p + n) into out[0..max). Returns the number of pairs, or a
  * negative enum tagval_err; *where_r (may be NULL) gets the offset of the
  * first bad byte. An empty or all-whitespace list has 0 pairs. */
-int tagval_parse(const char *p, size_t n, struct tagval *out, size_t max,
-    size_t *where_r);
+int tagval_parse(
+    const char *p, size_t n, struct tagval *out, size_t max, size_t *where_r);
 /* The pair whose tag equals tag (case-sensitive, as RFC 6376 3.2 says),
  * or NULL. */
-const struct tagval *tagval_get(const struct tagval *, size_t n,
-    const char *tag);
+const struct tagval *tagval_get(
+    const struct tagval *, size_t n, const char *tag);
 /* Copies the value with all whitespace (FWS, CR, LF) removed into a new
  * NUL-terminated string (for base64 b=, bh=, p=). NULL only on OOM. */
 char *tagval_dup_nows(const struct tagval *);

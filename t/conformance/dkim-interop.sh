@@ -96,6 +96,14 @@ for f in "$top_srcdir"/t/data/interop/*.eml; do
 	MSGS="$MSGS $m"
 	$PY "$HELPER_PY" crlf "$f" "msg/$m.eml"
 done
+# The key size changes only the RSA arithmetic, not the canonicalization:
+# 1024- and 4096-bit keys sign three of the messages, the others all.
+msgs_for() {
+	case "$1" in
+	rsa1024 | rsa4096) echo plain long-headers utf8 ;;
+	*) echo "$MSGS" ;;
+	esac
+}
 
 # --- authmilter-check sign: one config per key list and canonicalization ---
 # write_conf NAME CANON KEY...
@@ -151,7 +159,8 @@ AM_VERIFY='
 [ -f "$1" ] || exit 0
 "$CHECK" message --ip 192.0.2.1 --helo mail.example.net \
     --mail-from alice@example.test --dns-conf "$DNS_CONF" \
-    --authserv-id mx.example.test <"$1" >"$2" 2>"$3"'
+    --authserv-id mx.example.test <"$1" >"$2" 2>"$3"
+echo $? >"$2.rc"'
 am_sign() {
 	echo "$1 $2 $3" >>am.jobs
 }
@@ -164,7 +173,7 @@ am_run() { # JOBFILE SCRIPT ARGS-PER-JOB
 for k in $KEYS; do
 	is_rsa "$k" || continue
 	for c in $CANONS; do
-		for m in $MSGS; do
+		for m in $(msgs_for $k); do
 			printf '%s\t%s\t%s\n' "msg/$m.eml" \
 			    "pl/$k.$(c_of $c).$m.eml" "$(spec $k $c)" >>pl.specs
 		done
@@ -178,7 +187,7 @@ $PERL "$HELPER_PL" sign-batch <pl.specs 2>pl.err || t_fail "Mail::DKIM signing" 
 : >py.specs
 for k in $KEYS; do
 	for c in $CANONS; do
-		for m in $MSGS; do
+		for m in $(msgs_for $k); do
 			printf '%s\t%s\t%s\n' "msg/$m.eml" \
 			    "py/$k.$(c_of $c).$m.eml" "$(spec $k $c)" >>py.specs
 		done
@@ -200,7 +209,7 @@ $PY "$HELPER_PY" sign-batch <py.specs 2>py.err || t_fail "dkimpy signing" "$(hea
 for k in $KEYS; do
 	for c in $CANONS; do
 		write_conf "$k.$(c_of $c)" "$c" "$k"
-		for m in $MSGS; do
+		for m in $(msgs_for $k); do
 			am_sign "$k.$(c_of $c)" "msg/$m.eml" "am/$k.$(c_of $c).$m.eml"
 		done
 	done
@@ -247,7 +256,7 @@ $PY "$HELPER_PY" tamper-batch <tamper.specs || t_fail "tampering" "helper failed
 for k in $KEYS; do
 	for c in $CANONS; do
 		cc=$(c_of $c)
-		for m in $MSGS; do
+		for m in $(msgs_for $k); do
 			f="$k.$cc.$m.eml"
 			printf 'authmilter>dkimpy %s %s %s\t%s\tpass\n' \
 			    $k $c $m "am/$f" >>v-py.cases

@@ -24,7 +24,8 @@ drives it.
         top to bottom: pass, fail or * (not checked). verify-batch verifies
         with dkimpy, resolving through dnspython pointed at the loopback
         server; ar-batch reads the Authentication-Results field that
-        authmilter-check printed. One line out per case:
+        authmilter-check printed, which must have exited 0 (OUTPUT.rc;
+        its stderr in OUTPUT without ".ar", plus ".err"). One line per case:
         "ok<TAB>NAME" or "FAIL<TAB>NAME<TAB>why".
 """
 import base64
@@ -365,6 +366,18 @@ def cmd_ar_batch():
             text = read(outpath).decode("utf-8", "replace")
         except OSError as e:
             print("FAIL\t%s\t%s: %s" % (name, e.filename, e.strerror))
+            continue
+        try:
+            rc = read(outpath + ".rc").decode().strip()
+        except OSError:
+            rc = "missing"
+        if rc != "0":
+            try:
+                err = read(outpath[:-3] + ".err").decode("utf-8", "replace")
+            except OSError:
+                err = ""
+            print("FAIL\t%s\tauthmilter-check exit status %s: %s" % (
+                name, rc, err.strip().replace("\n", " | ")[:300]))
             continue
         results = ar_results(text)
         if results is None:

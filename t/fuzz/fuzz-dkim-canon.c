@@ -76,11 +76,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (c == DKIM_CANON_RELAXED)
 		for (i = 0; i < l1; i++)
-			if (a[i] == '\t' || (a[i] == ' ' && i + 1 < l1 &&
-						(a[i + 1] == ' ' ||
-						    (a[i + 1] == '\r' &&
-							i + 2 < l1 &&
-							a[i + 2] == '\n'))))
+			if (a[i] == '\t' ||
+			    (a[i] == ' ' && i + 1 < l1 &&
+				(a[i + 1] == ' ' ||
+				    (a[i + 1] == '\r' && i + 2 < l1 &&
+					a[i + 2] == '\n'))))
 				abort();
 	free(a);
 	free(b);

@@ -46,7 +46,7 @@ lookup(void *arg, const char *name)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dkim_verify_params p = { .now = 1528640000 };
+	struct dkim_verify_params p = {.now = 1528640000};
 	struct hdr_list          *h = hdr_list_new();
 	struct dkim_verify       *v;
 	const struct dkim_result *r;

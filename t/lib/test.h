@@ -59,7 +59,7 @@ t_check_str(const char *got, const char *want, const char *file, int line,
     const char *what)
 {
 	bool ok = (got == NULL && want == NULL) ||
-	    (got != NULL && want != NULL && strcmp(got, want) == 0);
+		  (got != NULL && want != NULL && strcmp(got, want) == 0);
 
 	if (!ok) {
 		t_case_failed = true;
@@ -71,8 +71,8 @@ t_check_str(const char *got, const char *want, const char *file, int line,
 }
 
 static inline bool
-t_check_int(intmax_t got, intmax_t want, const char *file, int line,
-    const char *what)
+t_check_int(
+    intmax_t got, intmax_t want, const char *file, int line, const char *what)
 {
 	if (got != want) {
 		t_case_failed = true;
@@ -82,7 +82,7 @@ t_check_int(intmax_t got, intmax_t want, const char *file, int line,
 	return got == want;
 }
 
-#define t_assert(c) t_check((c), __FILE__, __LINE__, #c)
+#define t_assert(c)           t_check((c), __FILE__, __LINE__, #c)
 #define t_assert_str_eq(g, w) t_check_str((g), (w), __FILE__, __LINE__, #g)
 #define t_assert_int_eq(g, w)                                                  \
 	t_check_int((intmax_t)(g), (intmax_t)(w), __FILE__, __LINE__, #g)

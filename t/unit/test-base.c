@@ -59,11 +59,12 @@ test_str(void)
 	char small[8], big[64];
 
 	t_case("str: printable replaces control and 8-bit bytes");
-	t_assert_str_eq(str_printable(big, sizeof(big), "a\r\nb\xff", 5), "a??b?");
+	t_assert_str_eq(
+	    str_printable(big, sizeof(big), "a\r\nb\xff", 5), "a??b?");
 
 	t_case("str: printable cuts with an ellipsis");
-	t_assert_str_eq(str_printable(small, sizeof(small), "0123456789", 10),
-	    "0123...");
+	t_assert_str_eq(
+	    str_printable(small, sizeof(small), "0123456789", 10), "0123...");
 
 	t_case("str: domain comparison ignores case and one trailing dot");
 	t_assert(str_domain_eq("Example.COM.", "example.com"));

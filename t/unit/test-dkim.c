@@ -148,7 +148,8 @@ msg_parse(struct msg *m, const char *text, size_t n)
 			end--;
 		if (end == start)
 			break; /* the empty line */
-		t_assert(hdr_list_add_raw(m->h, text + start, end - start) == 0);
+		t_assert(
+		    hdr_list_add_raw(m->h, text + start, end - start) == 0);
 	}
 	for (; i < n; i++) {
 		if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
@@ -190,15 +191,15 @@ msg_file(struct msg *m, const char *rel)
 
 /* A copy of m with fields (raw, CRLF folds) put on top. */
 static void
-msg_prepend(struct msg *out, const struct msg *m, const char *const *fields,
-    size_t n)
+msg_prepend(
+    struct msg *out, const struct msg *m, const char *const *fields, size_t n)
 {
 	size_t i;
 
 	msg_init(out);
 	for (i = 0; i < n; i++)
-		t_assert(hdr_list_add_raw(out->h, fields[i], strlen(fields[i])) ==
-		    0);
+		t_assert(hdr_list_add_raw(
+			     out->h, fields[i], strlen(fields[i])) == 0);
 	for (i = 0; i < hdr_list_count(m->h); i++) {
 		const struct hdr_field *f = hdr_list_get(m->h, i);
 		t_assert(hdr_list_add_raw(out->h, f->raw, f->rawlen) == 0);
@@ -267,38 +268,36 @@ test_canon_body(void)
 		enum dkim_canon c;
 		const char     *in, *want;
 	} rows[] = {
-		{ "body simple: RFC 6376 3.4.6 example", DKIM_CANON_SIMPLE,
-		    " C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n" },
-		{ "body relaxed: RFC 6376 3.4.6 example", DKIM_CANON_RELAXED,
-		    " C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n" },
-		{ "body simple: empty is CRLF", DKIM_CANON_SIMPLE, "", "\r\n" },
-		{ "body relaxed: empty stays empty", DKIM_CANON_RELAXED, "",
-		    "" },
-		{ "body simple: only empty lines", DKIM_CANON_SIMPLE,
-		    "\r\n\r\n\r\n", "\r\n" },
-		{ "body relaxed: only blank lines", DKIM_CANON_RELAXED,
-		    "\r\n \t\r\n  \r\n", "" },
-		{ "body simple: no final CRLF", DKIM_CANON_SIMPLE, "abc",
-		    "abc\r\n" },
-		{ "body relaxed: no final CRLF, trailing WSP", DKIM_CANON_RELAXED,
-		    "abc \t", "abc\r\n" },
-		{ "body simple: WSP-only line is not empty", DKIM_CANON_SIMPLE,
-		    "a\r\n \r\n\r\n", "a\r\n \r\n" },
-		{ "body relaxed: WSP-only trailing lines go", DKIM_CANON_RELAXED,
-		    "a\r\n \r\n\t\r\n", "a\r\n" },
-		{ "body simple: inner empty lines kept", DKIM_CANON_SIMPLE,
-		    "a\r\n\r\n\r\nb\r\n", "a\r\n\r\n\r\nb\r\n" },
-		{ "body relaxed: inner blank lines kept, emptied",
-		    DKIM_CANON_RELAXED, "a\r\n  \r\n\r\n b\r\n",
-		    "a\r\n\r\n\r\n b\r\n" },
-		{ "body simple: lone CR and LF are data", DKIM_CANON_SIMPLE,
-		    "a\rb\nc\r", "a\rb\nc\r\r\n" },
-		{ "body relaxed: lone CR is data, not WSP", DKIM_CANON_RELAXED,
-		    "a \r b  \r\r\n", "a \r b \r\r\n" },
-		{ "body simple: CR CR LF", DKIM_CANON_SIMPLE, "x\r\r\n\r\n",
-		    "x\r\r\n" },
-		{ "body relaxed: 8-bit bytes untouched", DKIM_CANON_RELAXED,
-		    "\xc3\xa9t\xc3\xa9  \xff\r\n", "\xc3\xa9t\xc3\xa9 \xff\r\n" },
+	    {"body simple: RFC 6376 3.4.6 example", DKIM_CANON_SIMPLE,
+		" C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n"},
+	    {"body relaxed: RFC 6376 3.4.6 example", DKIM_CANON_RELAXED,
+		" C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n"},
+	    {"body simple: empty is CRLF", DKIM_CANON_SIMPLE, "", "\r\n"},
+	    {"body relaxed: empty stays empty", DKIM_CANON_RELAXED, "", ""},
+	    {"body simple: only empty lines", DKIM_CANON_SIMPLE, "\r\n\r\n\r\n",
+		"\r\n"},
+	    {"body relaxed: only blank lines", DKIM_CANON_RELAXED,
+		"\r\n \t\r\n  \r\n", ""},
+	    {"body simple: no final CRLF", DKIM_CANON_SIMPLE, "abc", "abc\r\n"},
+	    {"body relaxed: no final CRLF, trailing WSP", DKIM_CANON_RELAXED,
+		"abc \t", "abc\r\n"},
+	    {"body simple: WSP-only line is not empty", DKIM_CANON_SIMPLE,
+		"a\r\n \r\n\r\n", "a\r\n \r\n"},
+	    {"body relaxed: WSP-only trailing lines go", DKIM_CANON_RELAXED,
+		"a\r\n \r\n\t\r\n", "a\r\n"},
+	    {"body simple: inner empty lines kept", DKIM_CANON_SIMPLE,
+		"a\r\n\r\n\r\nb\r\n", "a\r\n\r\n\r\nb\r\n"},
+	    {"body relaxed: inner blank lines kept, emptied",
+		DKIM_CANON_RELAXED, "a\r\n  \r\n\r\n b\r\n",
+		"a\r\n\r\n\r\n b\r\n"},
+	    {"body simple: lone CR and LF are data", DKIM_CANON_SIMPLE,
+		"a\rb\nc\r", "a\rb\nc\r\r\n"},
+	    {"body relaxed: lone CR is data, not WSP", DKIM_CANON_RELAXED,
+		"a \r b  \r\r\n", "a \r b \r\r\n"},
+	    {"body simple: CR CR LF", DKIM_CANON_SIMPLE, "x\r\r\n\r\n",
+		"x\r\r\n"},
+	    {"body relaxed: 8-bit bytes untouched", DKIM_CANON_RELAXED,
+		"\xc3\xa9t\xc3\xa9  \xff\r\n", "\xc3\xa9t\xc3\xa9 \xff\r\n"},
 	};
 	size_t i, k;
 	char  *whole, *got;
@@ -354,16 +353,17 @@ body_hash(enum dkim_canon c, const char *in, size_t n, size_t chunk,
 static void
 test_canon_hash(void)
 {
-	char       a[64], b[64];
-	struct buf big;
-	size_t     i, k;
-	bool       same;
-	static const size_t chunks[] = { 1, 2, 3, 7, 64, 1000, 8191, 8193 };
+	char                a[64], b[64];
+	struct buf          big;
+	size_t              i, k;
+	bool                same;
+	static const size_t chunks[] = {1, 2, 3, 7, 64, 1000, 8191, 8193};
 
 	t_case("body hash: empty simple / relaxed (known values)");
 	body_hash(DKIM_CANON_SIMPLE, "", 0, 0, DKIM_BODY_NOLIMIT, a, sizeof(a));
 	t_assert_str_eq(a, "frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY=");
-	body_hash(DKIM_CANON_RELAXED, "", 0, 0, DKIM_BODY_NOLIMIT, a, sizeof(a));
+	body_hash(
+	    DKIM_CANON_RELAXED, "", 0, 0, DKIM_BODY_NOLIMIT, a, sizeof(a));
 	t_assert_str_eq(a, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
 
 	t_case("body hash: 200 KB, any chunking gives the same digest");
@@ -378,8 +378,8 @@ test_canon_hash(void)
 	for (k = 0; k < 2; k++) {
 		enum dkim_canon c = k ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
 
-		body_hash(c, big.data, big.len, 0, DKIM_BODY_NOLIMIT, a,
-		    sizeof(a));
+		body_hash(
+		    c, big.data, big.len, 0, DKIM_BODY_NOLIMIT, a, sizeof(a));
 		same = true;
 		for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
 			body_hash(c, big.data, big.len, chunks[i],
@@ -403,8 +403,8 @@ test_canon_hash(void)
 		    sizeof(b));
 		/* "abc" alone gets a CRLF; the limited one does not. */
 		t_assert(strcmp(a, b) != 0);
-		body_hash(DKIM_CANON_RELAXED, "abc\r\n", 5, 0, DKIM_BODY_NOLIMIT,
-		    b, sizeof(b));
+		body_hash(DKIM_CANON_RELAXED, "abc\r\n", 5, 0,
+		    DKIM_BODY_NOLIMIT, b, sizeof(b));
 		body_hash(DKIM_CANON_RELAXED, "abc  \r\nmore", 11, 2, 5, a,
 		    sizeof(a));
 		t_assert_str_eq(a, b);
@@ -419,16 +419,16 @@ test_canon_header(void)
 		enum dkim_canon c;
 		const char     *in, *want;
 	} rows[] = {
-		{ "header relaxed: RFC 6376 3.4.6 A", DKIM_CANON_RELAXED,
-		    "A: X", "a:X\r\n" },
-		{ "header relaxed: RFC 6376 3.4.6 B", DKIM_CANON_RELAXED,
-		    "B : Y\t\r\n\tZ  ", "b:Y Z\r\n" },
-		{ "header simple: RFC 6376 3.4.6 B unchanged", DKIM_CANON_SIMPLE,
-		    "B : Y\t\r\n\tZ  ", "B : Y\t\r\n\tZ  \r\n" },
-		{ "header relaxed: empty value", DKIM_CANON_RELAXED,
-		    "Subject:  \r\n ", "subject:\r\n" },
-		{ "header relaxed: inner runs, 8-bit kept", DKIM_CANON_RELAXED,
-		    "X-Y:\ta  \t b\xc3\xa9 ", "x-y:a b\xc3\xa9\r\n" },
+	    {"header relaxed: RFC 6376 3.4.6 A", DKIM_CANON_RELAXED, "A: X",
+		"a:X\r\n"},
+	    {"header relaxed: RFC 6376 3.4.6 B", DKIM_CANON_RELAXED,
+		"B : Y\t\r\n\tZ  ", "b:Y Z\r\n"},
+	    {"header simple: RFC 6376 3.4.6 B unchanged", DKIM_CANON_SIMPLE,
+		"B : Y\t\r\n\tZ  ", "B : Y\t\r\n\tZ  \r\n"},
+	    {"header relaxed: empty value", DKIM_CANON_RELAXED,
+		"Subject:  \r\n ", "subject:\r\n"},
+	    {"header relaxed: inner runs, 8-bit kept", DKIM_CANON_RELAXED,
+		"X-Y:\ta  \t b\xc3\xa9 ", "x-y:a b\xc3\xa9\r\n"},
 	};
 	struct buf b;
 	size_t     i;
@@ -450,11 +450,11 @@ test_canon_header(void)
 
 		msg_text(&m, "Subject: one\nFrom: a@b\nSubject: two\n\n");
 		buf_reset(&b);
-		t_assert_int_eq(dkim_canon_headers(DKIM_CANON_RELAXED, m.h, h,
-				    strlen(h), &b),
+		t_assert_int_eq(dkim_canon_headers(
+				    DKIM_CANON_RELAXED, m.h, h, strlen(h), &b),
 		    0);
-		t_assert_str_eq(buf_cstr(&b),
-		    "from:a@b\r\nsubject:two\r\nsubject:one\r\n");
+		t_assert_str_eq(
+		    buf_cstr(&b), "from:a@b\r\nsubject:two\r\nsubject:one\r\n");
 		msg_free(&m);
 	}
 	buf_free(&b);
@@ -463,11 +463,12 @@ test_canon_header(void)
 /* ------------------------------------------------------------------ */
 /* Keys.                                                               */
 
-#define RFC8463_ED "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+#define RFC8463_ED                                                             \
+	"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 #define RFC8463_RSA_P                                                          \
-	"MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08"  \
-	"a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsC"   \
-	"R+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT"   \
+	"MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08" \
+	"a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsC"  \
+	"R+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT"  \
 	"+l/K4w3QIDAQAB"
 #define RFC8463_RSA "v=DKIM1; k=rsa; p=" RFC8463_RSA_P
 
@@ -516,52 +517,59 @@ test_keys(EVP_PKEY *rsa1024)
 		const char *reason; /* rc -1 */
 		int         type, bits, testing, strict, sha1, sha256;
 	} rows[] = {
-		{ "key: RFC 8463 ed25519", RFC8463_ED, 0, NULL, DKIM_KEY_ED25519,
-		    256, 0, 0, 1, 1 },
-		{ "key: RFC 8463 rsa", RFC8463_RSA, 0, NULL, DKIM_KEY_RSA, 1024,
-		    0, 0, 1, 1 },
-		{ "key: no v=, k= defaults to rsa", "p=" RFC8463_RSA_P, 0, NULL,
-		    DKIM_KEY_RSA, 1024, 0, 0, 1, 1 },
-		{ "key: FWS inside p=",
-		    "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6"
-		    "\r\n\tNpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3"
-		    "W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5Qjv"
-		    "HO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB",
-		    0, NULL, DKIM_KEY_RSA, 1024, 0, 0, 1, 1 },
-		{ "key: t=y:s flags, h=sha256, s=email",
-		    "v=DKIM1; t=y:s; h=sha256; s=email; p=" RFC8463_RSA_P, 0,
-		    NULL, DKIM_KEY_RSA, 1024, 1, 1, 0, 1 },
-		{ "key: unknown tags, flags and services ignored",
-		    "v=DKIM1; zz=top; t=q; s=other:*; n=notes; p=" RFC8463_RSA_P,
-		    0, NULL, DKIM_KEY_RSA, 1024, 0, 0, 1, 1 },
-		{ "key: h=sha1 only", "h=sha1; p=" RFC8463_RSA_P, 0, NULL,
-		    DKIM_KEY_RSA, 1024, 0, 0, 1, 0 },
-		{ "key: empty p= is revoked", "v=DKIM1; k=rsa; p=", -1,
-		    "key revoked", 0, 0, 0, 0, 0, 0 },
-		{ "key: no p=", "v=DKIM1; k=rsa", -1, "no p= in key", 0, 0, 0, 0, 0, 0 },
-		{ "key: v=DKIM2", "v=DKIM2; p=" RFC8463_RSA_P, -1,
-		    "key version not DKIM1", 0, 0, 0, 0, 0, 0 },
-		{ "key: v= not first", "k=rsa; v=DKIM1; p=" RFC8463_RSA_P, -1,
-		    "key version not DKIM1", 0, 0, 0, 0, 0, 0 },
-		{ "key: v=dkim1 is not exact", "v=dkim1; p=" RFC8463_RSA_P, -1,
-		    "key version not DKIM1", 0, 0, 0, 0, 0, 0 },
-		{ "key: unknown k=", "k=dsa; p=" RFC8463_RSA_P, -1,
-		    "unknown key type", 0, 0, 0, 0, 0, 0 },
-		{ "key: s= without email", "s=tlsrpt; p=" RFC8463_RSA_P, -1,
-		    "key not for email", 0, 0, 0, 0, 0, 0 },
-		{ "key: syntax error", "v=DKIM1; p", -1, "key syntax error", 0, 0, 0, 0, 0, 0 },
-		{ "key: duplicate tag", "p=a; p=b", -1, "key syntax error", 0, 0, 0, 0, 0, 0 },
-		{ "key: NUL byte", "v=DKIM1; p=\0AAAA", -1, "key syntax error", 0, 0, 0, 0, 0, 0 },
-		{ "key: bad base64", "p=MIGf*MA0", -1, "bad key data", 0, 0, 0, 0, 0, 0 },
-		{ "key: ed25519 of 31 bytes", "k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUR==",
-		    -1, "bad key data", 0, 0, 0, 0, 0, 0 },
-		{ "key: ed25519 record holding an RSA key",
-		    "k=ed25519; p=" RFC8463_RSA_P, -1, "bad key data", 0, 0, 0, 0, 0, 0 },
-		{ "key: rsa record holding an ed25519 key",
-		    "k=rsa; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", -1,
-		    "bad key data", 0, 0, 0, 0, 0, 0 },
-		{ "key: DER with trailing bytes", "p=" RFC8463_RSA_P "AAAA", -1,
-		    "bad key data", 0, 0, 0, 0, 0, 0 },
+	    {"key: RFC 8463 ed25519", RFC8463_ED, 0, NULL, DKIM_KEY_ED25519,
+		256, 0, 0, 1, 1},
+	    {"key: RFC 8463 rsa", RFC8463_RSA, 0, NULL, DKIM_KEY_RSA, 1024, 0,
+		0, 1, 1},
+	    {"key: no v=, k= defaults to rsa", "p=" RFC8463_RSA_P, 0, NULL,
+		DKIM_KEY_RSA, 1024, 0, 0, 1, 1},
+	    {"key: FWS inside p=",
+		"p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6"
+		"\r\n\tNpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3"
+		"W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5Qjv"
+		"HO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB",
+		0, NULL, DKIM_KEY_RSA, 1024, 0, 0, 1, 1},
+	    {"key: t=y:s flags, h=sha256, s=email",
+		"v=DKIM1; t=y:s; h=sha256; s=email; p=" RFC8463_RSA_P, 0, NULL,
+		DKIM_KEY_RSA, 1024, 1, 1, 0, 1},
+	    {"key: unknown tags, flags and services ignored",
+		"v=DKIM1; zz=top; t=q; s=other:*; n=notes; p=" RFC8463_RSA_P, 0,
+		NULL, DKIM_KEY_RSA, 1024, 0, 0, 1, 1},
+	    {"key: h=sha1 only", "h=sha1; p=" RFC8463_RSA_P, 0, NULL,
+		DKIM_KEY_RSA, 1024, 0, 0, 1, 0},
+	    {"key: empty p= is revoked", "v=DKIM1; k=rsa; p=", -1,
+		"key revoked", 0, 0, 0, 0, 0, 0},
+	    {"key: no p=", "v=DKIM1; k=rsa", -1, "no p= in key", 0, 0, 0, 0, 0,
+		0},
+	    {"key: v=DKIM2", "v=DKIM2; p=" RFC8463_RSA_P, -1,
+		"key version not DKIM1", 0, 0, 0, 0, 0, 0},
+	    {"key: v= not first", "k=rsa; v=DKIM1; p=" RFC8463_RSA_P, -1,
+		"key version not DKIM1", 0, 0, 0, 0, 0, 0},
+	    {"key: v=dkim1 is not exact", "v=dkim1; p=" RFC8463_RSA_P, -1,
+		"key version not DKIM1", 0, 0, 0, 0, 0, 0},
+	    {"key: unknown k=", "k=dsa; p=" RFC8463_RSA_P, -1,
+		"unknown key type", 0, 0, 0, 0, 0, 0},
+	    {"key: s= without email", "s=tlsrpt; p=" RFC8463_RSA_P, -1,
+		"key not for email", 0, 0, 0, 0, 0, 0},
+	    {"key: syntax error", "v=DKIM1; p", -1, "key syntax error", 0, 0, 0,
+		0, 0, 0},
+	    {"key: duplicate tag", "p=a; p=b", -1, "key syntax error", 0, 0, 0,
+		0, 0, 0},
+	    {"key: NUL byte", "v=DKIM1; p=\0AAAA", -1, "key syntax error", 0, 0,
+		0, 0, 0, 0},
+	    {"key: bad base64", "p=MIGf*MA0", -1, "bad key data", 0, 0, 0, 0, 0,
+		0},
+	    {"key: ed25519 of 31 bytes",
+		"k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUR==", -1,
+		"bad key data", 0, 0, 0, 0, 0, 0},
+	    {"key: ed25519 record holding an RSA key",
+		"k=ed25519; p=" RFC8463_RSA_P, -1, "bad key data", 0, 0, 0, 0,
+		0, 0},
+	    {"key: rsa record holding an ed25519 key",
+		"k=rsa; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", -1,
+		"bad key data", 0, 0, 0, 0, 0, 0},
+	    {"key: DER with trailing bytes", "p=" RFC8463_RSA_P "AAAA", -1,
+		"bad key data", 0, 0, 0, 0, 0, 0},
 	};
 	struct dkim_key k;
 	const char     *why;
@@ -575,8 +583,8 @@ test_keys(EVP_PKEY *rsa1024)
 			n = 16; /* "v=DKIM1; p=\0AAAA" */
 		t_case(rows[i].name);
 		why = NULL;
-		t_assert_int_eq(dkim_key_parse(rows[i].rec, n, &k, &why),
-		    rows[i].rc);
+		t_assert_int_eq(
+		    dkim_key_parse(rows[i].rec, n, &k, &why), rows[i].rc);
 		if (rows[i].rc < 0) {
 			t_assert_str_eq(why, rows[i].reason);
 			t_assert(k.pkey == NULL);
@@ -605,17 +613,21 @@ test_keys(EVP_PKEY *rsa1024)
 		unsigned char out[16];
 		size_t        n = 0;
 
-		t_assert_int_eq(dkim_base64_decode("Zm9v YmE=", 9, out, 16, &n),
-		    0);
+		t_assert_int_eq(
+		    dkim_base64_decode("Zm9v YmE=", 9, out, 16, &n), 0);
 		t_assert_int_eq(n, 5);
 		t_assert(memcmp(out, "fooba", 5) == 0);
-		t_assert_int_eq(dkim_base64_decode("Zm9vYg", 6, out, 16, &n), 0);
+		t_assert_int_eq(
+		    dkim_base64_decode("Zm9vYg", 6, out, 16, &n), 0);
 		t_assert_int_eq(n, 4);
-		t_assert_int_eq(dkim_base64_decode("Zm9vY", 5, out, 16, &n), -1);
-		t_assert_int_eq(dkim_base64_decode("Zm=9v", 5, out, 16, &n), -1);
-		t_assert_int_eq(dkim_base64_decode("Zm9v=", 5, out, 16, &n), -1);
-		t_assert_int_eq(dkim_base64_decode("Zm9vYmFy", 8, out, 5, &n),
-		    -1);
+		t_assert_int_eq(
+		    dkim_base64_decode("Zm9vY", 5, out, 16, &n), -1);
+		t_assert_int_eq(
+		    dkim_base64_decode("Zm=9v", 5, out, 16, &n), -1);
+		t_assert_int_eq(
+		    dkim_base64_decode("Zm9v=", 5, out, 16, &n), -1);
+		t_assert_int_eq(
+		    dkim_base64_decode("Zm9vYmFy", 8, out, 5, &n), -1);
 		t_assert_int_eq(dkim_base64_decode("", 0, out, 16, &n), 0);
 		t_assert_int_eq(n, 0);
 	}
@@ -633,136 +645,136 @@ test_sig_fields(void)
 		enum dkim_status st;
 		const char      *reason;
 	} rows[] = {
-		{ "sig: well-formed (then no key)",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from:to; "
-		    "bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "no key" },
-		{ "sig: missing v=",
-		    "a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "missing v=" },
-		{ "sig: v=2",
-		    "v=2; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; "
-		    "b=AAAA",
-		    DKIM_PERMERROR, "unsupported version" },
-		{ "sig: v=1.0 is not v=1",
-		    "v=1.0; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "unsupported version" },
-		{ "sig: missing a=",
-		    "v=1; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "missing a=" },
-		{ "sig: missing b=",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA",
-		    DKIM_PERMERROR, "missing b=" },
-		{ "sig: empty b=",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; "
-		    "b=",
-		    DKIM_PERMERROR, "bad b=" },
-		{ "sig: missing bh=",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; b=AAAA",
-		    DKIM_PERMERROR, "missing bh=" },
-		{ "sig: missing d=",
-		    "v=1; a=rsa-sha256; s=sel; h=from; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "missing d=" },
-		{ "sig: missing h=",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "missing h=" },
-		{ "sig: missing s=",
-		    "v=1; a=rsa-sha256; d=example.com; h=from; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "missing s=" },
-		{ "sig: unknown algorithm",
-		    "v=1; a=rsa-sha512; d=example.com; s=sel; h=from; bh=AAAA; "
-		    "b=AAAA",
-		    DKIM_PERMERROR, "unknown algorithm" },
-		{ "sig: h= without From",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=to:subject; "
-		    "bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "From not signed" },
-		{ "sig: h= with an empty name",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from::to; "
-		    "bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "bad h=" },
-		{ "sig: i= outside d=",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "i=u@example.org; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "i= not within d=" },
-		{ "sig: i= a suffix but not a subdomain",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "i=@badexample.com; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "i= not within d=" },
-		{ "sig: i= in a subdomain (then no key)",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "i=u@Mail.Example.COM; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "no key" },
-		{ "sig: i= without @",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "i=example.com; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "i= not within d=" },
-		{ "sig: x= not after t=",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "t=1700000000; x=1700000000; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "x= not after t=" },
-		{ "sig: x= in the past",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "t=1500000000; x=1600000000; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "signature expired" },
-		{ "sig: t= in the future",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "t=1700001000; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "signature in the future" },
-		{ "sig: t= within the clock skew (then no key)",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "t=1700000200; x=1700000001; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "x= not after t=" },
-		{ "sig: t= slightly ahead is fine (then no key)",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "t=1700000200; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "no key" },
-		{ "sig: q=dns/txt (then no key)",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "q=dns/txt; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "no key" },
-		{ "sig: q= other",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; q=dns; "
-		    "bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "unsupported q=" },
-		{ "sig: z= ignored (then no key)",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "z=From:foo|To:bar; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "no key" },
-		{ "sig: c= unknown",
-		    "v=1; a=rsa-sha256; c=relaxed/fancy; d=example.com; s=sel; "
-		    "h=from; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "unknown canonicalization" },
-		{ "sig: l= not a number",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; l=12a; "
-		    "bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "bad l=" },
-		{ "sig: l= overflow",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
-		    "l=99999999999999999999999; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "bad l=" },
-		{ "sig: duplicate tag",
-		    "v=1; a=rsa-sha256; d=example.com; d=example.com; s=sel; "
-		    "h=from; bh=AAAA; b=AAAA",
-		    DKIM_PERMERROR, "duplicate tag" },
-		{ "sig: tag syntax",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh; b=AAAA",
-		    DKIM_PERMERROR, "signature syntax error" },
-		{ "sig: bad b= base64",
-		    "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; "
-		    "b=AA*A",
-		    DKIM_PERMERROR, "bad b=" },
-		{ "sig: bad d=",
-		    "v=1; a=rsa-sha256; d=exa..mple.com; s=sel; h=from; bh=AAAA; "
-		    "b=AAAA",
-		    DKIM_PERMERROR, "bad d=" },
-		{ "sig: rsa-sha1 is policy (RFC 8301)",
-		    "v=1; a=rsa-sha1; d=example.com; s=sel; h=from; bh=AAAA; "
-		    "b=AAAA",
-		    DKIM_POLICY, "rsa-sha1 not accepted (RFC 8301)" },
+	    {"sig: well-formed (then no key)",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from:to; "
+		"bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "no key"},
+	    {"sig: missing v=",
+		"a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "missing v="},
+	    {"sig: v=2",
+		"v=2; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; "
+		"b=AAAA",
+		DKIM_PERMERROR, "unsupported version"},
+	    {"sig: v=1.0 is not v=1",
+		"v=1.0; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "unsupported version"},
+	    {"sig: missing a=",
+		"v=1; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "missing a="},
+	    {"sig: missing b=",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA",
+		DKIM_PERMERROR, "missing b="},
+	    {"sig: empty b=",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; "
+		"b=",
+		DKIM_PERMERROR, "bad b="},
+	    {"sig: missing bh=",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; b=AAAA",
+		DKIM_PERMERROR, "missing bh="},
+	    {"sig: missing d=",
+		"v=1; a=rsa-sha256; s=sel; h=from; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "missing d="},
+	    {"sig: missing h=",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "missing h="},
+	    {"sig: missing s=",
+		"v=1; a=rsa-sha256; d=example.com; h=from; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "missing s="},
+	    {"sig: unknown algorithm",
+		"v=1; a=rsa-sha512; d=example.com; s=sel; h=from; bh=AAAA; "
+		"b=AAAA",
+		DKIM_PERMERROR, "unknown algorithm"},
+	    {"sig: h= without From",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=to:subject; "
+		"bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "From not signed"},
+	    {"sig: h= with an empty name",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from::to; "
+		"bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "bad h="},
+	    {"sig: i= outside d=",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"i=u@example.org; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "i= not within d="},
+	    {"sig: i= a suffix but not a subdomain",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"i=@badexample.com; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "i= not within d="},
+	    {"sig: i= in a subdomain (then no key)",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"i=u@Mail.Example.COM; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "no key"},
+	    {"sig: i= without @",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"i=example.com; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "i= not within d="},
+	    {"sig: x= not after t=",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"t=1700000000; x=1700000000; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "x= not after t="},
+	    {"sig: x= in the past",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"t=1500000000; x=1600000000; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "signature expired"},
+	    {"sig: t= in the future",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"t=1700001000; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "signature in the future"},
+	    {"sig: t= within the clock skew (then no key)",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"t=1700000200; x=1700000001; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "x= not after t="},
+	    {"sig: t= slightly ahead is fine (then no key)",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"t=1700000200; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "no key"},
+	    {"sig: q=dns/txt (then no key)",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"q=dns/txt; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "no key"},
+	    {"sig: q= other",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; q=dns; "
+		"bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "unsupported q="},
+	    {"sig: z= ignored (then no key)",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"z=From:foo|To:bar; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "no key"},
+	    {"sig: c= unknown",
+		"v=1; a=rsa-sha256; c=relaxed/fancy; d=example.com; s=sel; "
+		"h=from; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "unknown canonicalization"},
+	    {"sig: l= not a number",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; l=12a; "
+		"bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "bad l="},
+	    {"sig: l= overflow",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; "
+		"l=99999999999999999999999; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "bad l="},
+	    {"sig: duplicate tag",
+		"v=1; a=rsa-sha256; d=example.com; d=example.com; s=sel; "
+		"h=from; bh=AAAA; b=AAAA",
+		DKIM_PERMERROR, "duplicate tag"},
+	    {"sig: tag syntax",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh; b=AAAA",
+		DKIM_PERMERROR, "signature syntax error"},
+	    {"sig: bad b= base64",
+		"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; "
+		"b=AA*A",
+		DKIM_PERMERROR, "bad b="},
+	    {"sig: bad d=",
+		"v=1; a=rsa-sha256; d=exa..mple.com; s=sel; h=from; bh=AAAA; "
+		"b=AAAA",
+		DKIM_PERMERROR, "bad d="},
+	    {"sig: rsa-sha1 is policy (RFC 8301)",
+		"v=1; a=rsa-sha1; d=example.com; s=sel; h=from; bh=AAAA; "
+		"b=AAAA",
+		DKIM_POLICY, "rsa-sha1 not accepted (RFC 8301)"},
 	};
-	struct dkim_verify_params p = { .now = 1700000000 };
+	struct dkim_verify_params p = {.now = 1700000000};
 	struct dkim_verify       *v;
 	const struct dkim_result *r;
 	struct msg                m;
@@ -774,7 +786,8 @@ test_sig_fields(void)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		t_case(rows[i].name);
 		buf_reset(&t);
-		buf_printf(&t, "DKIM-Signature: %s\nFrom: a@example.com\n\nhi\n",
+		buf_printf(&t,
+		    "DKIM-Signature: %s\nFrom: a@example.com\n\nhi\n",
 		    rows[i].sig);
 		msg_text(&m, buf_cstr(&t));
 		r = verify1(&m, &p, &v);
@@ -817,9 +830,9 @@ test_sig_fields(void)
 /* ------------------------------------------------------------------ */
 /* Sign, then verify.                                                   */
 
-static const char *const sign_headers[] = { "From", "To", "Subject", "Date",
-	"Message-ID", "Cc" };
-static const char *const sign_oversign[] = { "From", "Subject" };
+static const char *const sign_headers[] = {
+    "From", "To", "Subject", "Date", "Message-ID", "Cc"};
+static const char *const sign_oversign[] = {"From", "Subject"};
 
 static const char test_msg[] =
     "From: Alice <alice@example.com>\n"
@@ -838,21 +851,20 @@ static const char test_msg[] =
 
 /* Signs m with keys; returns a new message with the fields on top. */
 static bool
-sign_msg(struct msg *out, const struct msg *m,
-    const struct dkim_sign_key *keys, size_t nkeys, enum dkim_canon hc,
-    enum dkim_canon bc, size_t chunk)
+sign_msg(struct msg *out, const struct msg *m, const struct dkim_sign_key *keys,
+    size_t nkeys, enum dkim_canon hc, enum dkim_canon bc, size_t chunk)
 {
 	struct dkim_sign_params sp = {
-		.header_canon = hc,
-		.body_canon = bc,
-		.headers = sign_headers,
-		.nheaders = sizeof(sign_headers) / sizeof(sign_headers[0]),
-		.oversign = sign_oversign,
-		.noversign = sizeof(sign_oversign) / sizeof(sign_oversign[0]),
-		.now = 1700000000,
+	    .header_canon = hc,
+	    .body_canon = bc,
+	    .headers = sign_headers,
+	    .nheaders = sizeof(sign_headers) / sizeof(sign_headers[0]),
+	    .oversign = sign_oversign,
+	    .noversign = sizeof(sign_oversign) / sizeof(sign_oversign[0]),
+	    .now = 1700000000,
 	};
 	struct dkim_sign *s = dkim_sign_new(&sp, keys, nkeys);
-	struct am_err     err = { "" };
+	struct am_err     err = {""};
 	const char       *fields[4];
 	size_t            i, n;
 	bool              ok;
@@ -903,39 +915,38 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 		enum dkim_canon hc, bc;
 		size_t          chunk;
 	} rows[] = {
-		{ "roundtrip: rsa-sha256 1024 simple/simple", 0,
-		    DKIM_CANON_SIMPLE, DKIM_CANON_SIMPLE, 0 },
-		{ "roundtrip: rsa-sha256 1024 relaxed/relaxed", 0,
-		    DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, 0 },
-		{ "roundtrip: rsa-sha256 2048 simple/relaxed", 1,
-		    DKIM_CANON_SIMPLE, DKIM_CANON_RELAXED, 1 },
-		{ "roundtrip: rsa-sha256 2048 relaxed/simple", 1,
-		    DKIM_CANON_RELAXED, DKIM_CANON_SIMPLE, 3 },
-		{ "roundtrip: ed25519-sha256 simple/simple", 2,
-		    DKIM_CANON_SIMPLE, DKIM_CANON_SIMPLE, 5 },
-		{ "roundtrip: ed25519-sha256 relaxed/relaxed", 2,
-		    DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, 0 },
+	    {"roundtrip: rsa-sha256 1024 simple/simple", 0, DKIM_CANON_SIMPLE,
+		DKIM_CANON_SIMPLE, 0},
+	    {"roundtrip: rsa-sha256 1024 relaxed/relaxed", 0,
+		DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, 0},
+	    {"roundtrip: rsa-sha256 2048 simple/relaxed", 1, DKIM_CANON_SIMPLE,
+		DKIM_CANON_RELAXED, 1},
+	    {"roundtrip: rsa-sha256 2048 relaxed/simple", 1, DKIM_CANON_RELAXED,
+		DKIM_CANON_SIMPLE, 3},
+	    {"roundtrip: ed25519-sha256 simple/simple", 2, DKIM_CANON_SIMPLE,
+		DKIM_CANON_SIMPLE, 5},
+	    {"roundtrip: ed25519-sha256 relaxed/relaxed", 2, DKIM_CANON_RELAXED,
+		DKIM_CANON_RELAXED, 0},
 	};
-	EVP_PKEY *pk[3] = { rsa1024, rsa2048, ed };
-	struct dkim_sign_key      keys[3] = {
-		     { "example.com", "r1024", DKIM_ALG_RSA_SHA256, rsa1024 },
-		     { "example.com", "r2048", DKIM_ALG_RSA_SHA256, rsa2048 },
-		     { "example.com", "ed", DKIM_ALG_ED25519_SHA256, ed },
+	EVP_PKEY            *pk[3] = {rsa1024, rsa2048, ed};
+	struct dkim_sign_key keys[3] = {
+	    {"example.com", "r1024", DKIM_ALG_RSA_SHA256, rsa1024},
+	    {"example.com", "r2048", DKIM_ALG_RSA_SHA256, rsa2048},
+	    {"example.com", "ed", DKIM_ALG_ED25519_SHA256, ed},
 	};
-	struct dkim_verify_params p = { .now = 1700000100 };
+	struct dkim_verify_params p = {.now = 1700000100};
 	struct dkim_verify       *v;
 	const struct dkim_result *r;
 	struct msg                m, sm, tm;
 	size_t                    i;
 	char                     *rec;
-	const char               *names[3] = { "r1024._domainkey.example.com",
-			      "r2048._domainkey.example.com",
-			      "ed._domainkey.example.com" };
+	const char               *names[3] = {"r1024._domainkey.example.com",
+			  "r2048._domainkey.example.com", "ed._domainkey.example.com"};
 
 	tkey_clear();
 	for (i = 0; i < 3; i++) {
-		rec = pub_record(pk[i], i == 2 ? "v=DKIM1; k=ed25519; p=" :
-						 "v=DKIM1; k=rsa; p=");
+		rec = pub_record(pk[i],
+		    i == 2 ? "v=DKIM1; k=ed25519; p=" : "v=DKIM1; k=rsa; p=");
 		tkey_add(names[i], DNS_OK, rec, NULL);
 		free(rec);
 	}
@@ -951,23 +962,26 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 		t_assert_str_eq(dkim_status_str(r->status), "pass");
 		t_assert_str_eq(r->reason, "");
 		t_assert_str_eq(r->domain, "example.com");
-		t_assert_str_eq(r->algorithm, dkim_alg_str(keys[rows[i].key].alg));
+		t_assert_str_eq(
+		    r->algorithm, dkim_alg_str(keys[rows[i].key].alg));
 		t_assert(!r->testing && !r->l_partial);
 		dkim_verify_free(v);
 		msg_free(&sm);
 	}
 
 	t_case("roundtrip: h= lists present names, oversigns From/Subject");
-	sign_msg(&sm, &m, &keys[2], 1, DKIM_CANON_RELAXED, DKIM_CANON_RELAXED,
-	    0);
+	sign_msg(
+	    &sm, &m, &keys[2], 1, DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, 0);
 	{
 		struct buf b;
 		buf_init(&b, 0);
-		dkim_canon_header(DKIM_CANON_RELAXED, hdr_list_get(sm.h, 0)->raw,
-		    hdr_list_get(sm.h, 0)->rawlen, false, &b);
-		t_assert(strstr(buf_cstr(&b),
-			     "; h=From:From:To:Subject:Subject:Date:Message-ID; "
-			     "bh=") != NULL);
+		dkim_canon_header(DKIM_CANON_RELAXED,
+		    hdr_list_get(sm.h, 0)->raw, hdr_list_get(sm.h, 0)->rawlen,
+		    false, &b);
+		t_assert(
+		    strstr(buf_cstr(&b),
+			"; h=From:From:To:Subject:Subject:Date:Message-ID; "
+			"bh=") != NULL);
 		t_assert(strncmp(buf_cstr(&b),
 			     "dkim-signature:v=1; a=ed25519-sha256; "
 			     "c=relaxed/relaxed; d=example.com; s=ed; "
@@ -994,8 +1008,8 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 	for (i = 0; i < 3; i++) {
 		t_assert_str_eq(
 		    dkim_status_str(dkim_verify_result(v, i)->status), "fail");
-		t_assert_str_eq(dkim_verify_result(v, i)->reason,
-		    "body hash mismatch");
+		t_assert_str_eq(
+		    dkim_verify_result(v, i)->reason, "body hash mismatch");
 	}
 	dkim_verify_free(v);
 	msg_free(&tm);
@@ -1004,14 +1018,14 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 	msg_prepend(&tm, &sm, NULL, 0);
 	buf_append(&tm.body, " \r\n\r\n", 5);
 	v = verify(&tm, &p, 0, NULL);
-	t_assert_str_eq(dkim_status_str(dkim_verify_result(v, 2)->status),
-	    "pass");
+	t_assert_str_eq(
+	    dkim_status_str(dkim_verify_result(v, 2)->status), "pass");
 	dkim_verify_free(v);
 	msg_free(&tm);
 
 	t_case("tamper: a signed header changed");
 	{
-		const char *extra[] = { "Date: Tue, 2 Jan 2024 00:00:00 +0000" };
+		const char *extra[] = {"Date: Tue, 2 Jan 2024 00:00:00 +0000"};
 		struct msg  t2;
 		size_t      k;
 
@@ -1020,7 +1034,8 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 		for (k = 0; k < hdr_list_count(sm.h); k++) {
 			const struct hdr_field *f = hdr_list_get(sm.h, k);
 			if (hdr_name_is(f, "Date"))
-				hdr_list_add_raw(tm.h, extra[0], strlen(extra[0]));
+				hdr_list_add_raw(
+				    tm.h, extra[0], strlen(extra[0]));
 			else
 				hdr_list_add_raw(tm.h, f->raw, f->rawlen);
 		}
@@ -1045,7 +1060,8 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 		dkim_verify_free(v);
 		msg_free(&tm);
 
-		t_case("tamper: a second From at the top (oversigned) fails too");
+		t_case(
+		    "tamper: a second From at the top (oversigned) fails too");
 		msg_init(&tm);
 		hdr_list_add_raw(tm.h, "From: mallory@evil.example", 26);
 		msg_prepend(&t2, &sm, NULL, 0);
@@ -1094,8 +1110,8 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 
 		msg_text(&e, "From: a@example.com\nSubject: empty\n\n");
 		for (k = 0; k < 2; k++) {
-			enum dkim_canon c = k ? DKIM_CANON_RELAXED :
-						DKIM_CANON_SIMPLE;
+			enum dkim_canon c =
+			    k ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
 			sign_msg(&sm, &e, &keys[0], 1, c, c, 0);
 			v = verify(&sm, &p, 0, NULL);
 			t_assert_str_eq(
@@ -1116,8 +1132,8 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 		sign_msg(&sm, &e, &keys[2], 1, DKIM_CANON_SIMPLE,
 		    DKIM_CANON_SIMPLE, 1);
 		v = verify(&sm, &p, 4, NULL);
-		t_assert_str_eq(dkim_status_str(dkim_verify_result(v, 0)->status),
-		    "pass");
+		t_assert_str_eq(
+		    dkim_status_str(dkim_verify_result(v, 0)->status), "pass");
 		dkim_verify_free(v);
 		msg_free(&sm);
 		msg_free(&e);
@@ -1125,11 +1141,11 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
 
 	t_case("sign: a key that does not match its algorithm is an error");
 	{
-		struct dkim_sign_key    bad = { "example.com", "x",
-			   DKIM_ALG_ED25519_SHA256, rsa1024 };
-		struct dkim_sign_params sp = { .now = 1 };
+		struct dkim_sign_key bad = {
+		    "example.com", "x", DKIM_ALG_ED25519_SHA256, rsa1024};
+		struct dkim_sign_params sp = {.now = 1};
 		struct dkim_sign       *s = dkim_sign_new(&sp, &bad, 1);
-		struct am_err           err = { "" };
+		struct am_err           err = {""};
 
 		t_assert_int_eq(dkim_sign_eom(s, m.h, &err), -1);
 		t_assert(strstr(err.msg, "does not match") != NULL);
@@ -1143,8 +1159,7 @@ test_roundtrip(EVP_PKEY *rsa1024, EVP_PKEY *rsa2048, EVP_PKEY *ed)
  * h=) go before bh= and b=; bh covers l bytes of the body. */
 static char *
 hand_sign(const struct msg *m, const char *tags, const char *h,
-    enum dkim_canon hc, enum dkim_canon bc, uint64_t l, EVP_PKEY *pk,
-    bool ed)
+    enum dkim_canon hc, enum dkim_canon bc, uint64_t l, EVP_PKEY *pk, bool ed)
 {
 	struct dkim_body *body = dkim_body_new(bc, EVP_sha256(), l);
 	unsigned char     md[EVP_MAX_MD_SIZE], sig[1024], hh[32];
@@ -1191,79 +1206,83 @@ test_verify_cases(EVP_PKEY *rsa1024, EVP_PKEY *ed, EVP_PKEY *rsa512)
 		const char      *reason;
 		bool             l_partial, testing;
 	} rows[] = {
-		{ "verify: hand-made signature passes",
-		    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r;",
-		    0, DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false },
-		{ "verify: x= in the future, i= subdomain, z=, q= pass",
-		    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
-		    "i=joe@sub.example.com; t=1700000000; x=1800000000; "
-		    "q=dns/txt; z=From:x;",
-		    0, DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false },
-		{ "verify: l= shorter than the body passes, flagged",
-		    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
-		    "l=10;",
-		    0, 10, false, DKIM_PASS, "", true, false },
-		{ "verify: l= shorter, ignore_l: policy",
-		    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
-		    "l=10;",
-		    0, 10, true, DKIM_POLICY,
-		    "l= leaves 25 body bytes unsigned", true, false },
-		{ "verify: l= equal to the body is a plain pass with ignore_l",
-		    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
-		    "l=35;",
-		    0, 35, true, DKIM_PASS, "", false, false },
-		{ "verify: l= larger than the body",
-		    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
-		    "l=36;",
-		    0, 36, false, DKIM_PERMERROR, "l= exceeds body length", false, false },
-		{ "verify: key t=y reported as testing",
-		    "v=1; a=ed25519-sha256; c=simple/simple; d=example.com; "
-		    "s=testing;",
-		    1, DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, true },
-		{ "verify: key t=s with i= in a subdomain",
-		    "v=1; a=ed25519-sha256; d=example.com; s=strict; "
-		    "i=@sub.example.com;",
-		    1, DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR,
-		    "i= not d= (key t=s)", false, false },
-		{ "verify: key t=s with i= equal to d= passes",
-		    "v=1; a=ed25519-sha256; d=example.com; s=strict; "
-		    "i=joe@example.com;",
-		    1, DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false },
-		{ "verify: key h=sha1 refuses sha256",
-		    "v=1; a=rsa-sha256; d=example.com; s=sha1only;", 0,
-		    DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR,
-		    "hash not allowed by key h=", false, false },
-		{ "verify: rsa key for an ed25519 signature",
-		    "v=1; a=ed25519-sha256; d=example.com; s=r;", 1,
-		    DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR,
-		    "key type does not match a=", false, false },
-		{ "verify: RSA 512-bit key is policy (RFC 8301)",
-		    "v=1; a=rsa-sha256; d=example.com; s=small;", 2,
-		    DKIM_BODY_NOLIMIT, false, DKIM_POLICY,
-		    "key too small: 512 bits", false, false },
-		{ "verify: revoked key",
-		    "v=1; a=rsa-sha256; d=example.com; s=revoked;", 0,
-		    DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR, "key revoked", false, false },
-		{ "verify: DNS failure is temperror",
-		    "v=1; a=rsa-sha256; d=example.com; s=servfail;", 0,
-		    DKIM_BODY_NOLIMIT, false, DKIM_TEMPERROR,
-		    "key lookup: SERVFAIL", false, false },
-		{ "verify: NODATA is no key",
-		    "v=1; a=rsa-sha256; d=example.com; s=nodata;", 0,
-		    DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR, "no key", false, false },
-		{ "verify: two TXT records, the first not a key",
-		    "v=1; a=rsa-sha256; d=example.com; s=two;", 0,
-		    DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false },
-		{ "verify: a non-key TXT record",
-		    "v=1; a=rsa-sha256; d=example.com; s=junk;", 0,
-		    DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR, "key syntax error", false, false },
+	    {"verify: hand-made signature passes",
+		"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r;", 0,
+		DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false},
+	    {"verify: x= in the future, i= subdomain, z=, q= pass",
+		"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
+		"i=joe@sub.example.com; t=1700000000; x=1800000000; "
+		"q=dns/txt; z=From:x;",
+		0, DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false},
+	    {"verify: l= shorter than the body passes, flagged",
+		"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
+		"l=10;",
+		0, 10, false, DKIM_PASS, "", true, false},
+	    {"verify: l= shorter, ignore_l: policy",
+		"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
+		"l=10;",
+		0, 10, true, DKIM_POLICY, "l= leaves 25 body bytes unsigned",
+		true, false},
+	    {"verify: l= equal to the body is a plain pass with ignore_l",
+		"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
+		"l=35;",
+		0, 35, true, DKIM_PASS, "", false, false},
+	    {"verify: l= larger than the body",
+		"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r; "
+		"l=36;",
+		0, 36, false, DKIM_PERMERROR, "l= exceeds body length", false,
+		false},
+	    {"verify: key t=y reported as testing",
+		"v=1; a=ed25519-sha256; c=simple/simple; d=example.com; "
+		"s=testing;",
+		1, DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, true},
+	    {"verify: key t=s with i= in a subdomain",
+		"v=1; a=ed25519-sha256; d=example.com; s=strict; "
+		"i=@sub.example.com;",
+		1, DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR,
+		"i= not d= (key t=s)", false, false},
+	    {"verify: key t=s with i= equal to d= passes",
+		"v=1; a=ed25519-sha256; d=example.com; s=strict; "
+		"i=joe@example.com;",
+		1, DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false},
+	    {"verify: key h=sha1 refuses sha256",
+		"v=1; a=rsa-sha256; d=example.com; s=sha1only;", 0,
+		DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR,
+		"hash not allowed by key h=", false, false},
+	    {"verify: rsa key for an ed25519 signature",
+		"v=1; a=ed25519-sha256; d=example.com; s=r;", 1,
+		DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR,
+		"key type does not match a=", false, false},
+	    {"verify: RSA 512-bit key is policy (RFC 8301)",
+		"v=1; a=rsa-sha256; d=example.com; s=small;", 2,
+		DKIM_BODY_NOLIMIT, false, DKIM_POLICY,
+		"key too small: 512 bits", false, false},
+	    {"verify: revoked key",
+		"v=1; a=rsa-sha256; d=example.com; s=revoked;", 0,
+		DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR, "key revoked", false,
+		false},
+	    {"verify: DNS failure is temperror",
+		"v=1; a=rsa-sha256; d=example.com; s=servfail;", 0,
+		DKIM_BODY_NOLIMIT, false, DKIM_TEMPERROR,
+		"key lookup: SERVFAIL", false, false},
+	    {"verify: NODATA is no key",
+		"v=1; a=rsa-sha256; d=example.com; s=nodata;", 0,
+		DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR, "no key", false,
+		false},
+	    {"verify: two TXT records, the first not a key",
+		"v=1; a=rsa-sha256; d=example.com; s=two;", 0,
+		DKIM_BODY_NOLIMIT, false, DKIM_PASS, "", false, false},
+	    {"verify: a non-key TXT record",
+		"v=1; a=rsa-sha256; d=example.com; s=junk;", 0,
+		DKIM_BODY_NOLIMIT, false, DKIM_PERMERROR, "key syntax error",
+		false, false},
 	};
-	EVP_PKEY                 *pk[3] = { rsa1024, ed, rsa512 };
-	struct dkim_verify_params p = { .now = 1700000100 };
+	EVP_PKEY                 *pk[3] = {rsa1024, ed, rsa512};
+	struct dkim_verify_params p = {.now = 1700000100};
 	struct dkim_verify       *v;
 	const struct dkim_result *r;
 	struct msg                m, sm;
-	char                     *rec, *rec2, *field;
+	char                     *rec, *field;
 	size_t                    i;
 
 	tkey_clear();
@@ -1287,16 +1306,15 @@ test_verify_cases(EVP_PKEY *rsa1024, EVP_PKEY *ed, EVP_PKEY *rsa512)
 	tkey_add("revoked._domainkey.example.com", DNS_OK, "v=DKIM1; p=", NULL);
 	tkey_add("servfail._domainkey.example.com", DNS_TEMPFAIL, NULL, NULL);
 	tkey_add("nodata._domainkey.example.com", DNS_NODATA, NULL, NULL);
-	(void)rec2;
 
 	/* 35 canonical body bytes, relaxed and simple alike. */
 	msg_text(&m, "From: joe@example.com\nSubject: hi\n\n"
 		     "0123456789\nabcdefghij\nABCDEFGHI\n\n");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		bool            ed25519 = rows[i].key == 1;
-		enum dkim_canon c = strstr(rows[i].tags, "relaxed") ?
-			DKIM_CANON_RELAXED :
-			DKIM_CANON_SIMPLE;
+		enum dkim_canon c = strstr(rows[i].tags, "relaxed")
+					? DKIM_CANON_RELAXED
+					: DKIM_CANON_SIMPLE;
 
 		t_case(rows[i].name);
 		field = hand_sign(&m, rows[i].tags, "from:subject:from", c, c,
@@ -1304,8 +1322,8 @@ test_verify_cases(EVP_PKEY *rsa1024, EVP_PKEY *ed, EVP_PKEY *rsa512)
 		msg_prepend(&sm, &m, (const char *const *)&field, 1);
 		p.ignore_l = rows[i].ignore_l;
 		r = verify1(&sm, &p, &v);
-		t_assert_str_eq(dkim_status_str(r->status),
-		    dkim_status_str(rows[i].st));
+		t_assert_str_eq(
+		    dkim_status_str(r->status), dkim_status_str(rows[i].st));
 		t_assert_str_eq(r->reason, rows[i].reason);
 		t_assert_int_eq(r->l_partial, rows[i].l_partial);
 		t_assert_int_eq(r->testing, rows[i].testing);
@@ -1317,13 +1335,13 @@ test_verify_cases(EVP_PKEY *rsa1024, EVP_PKEY *ed, EVP_PKEY *rsa512)
 	t_case("verify: rsa-sha1 passes only with accept_sha1");
 	{
 		/* Built by hand like hand_sign, with SHA-1. */
-		struct dkim_body *body = dkim_body_new(DKIM_CANON_SIMPLE,
-		    EVP_sha1(), DKIM_BODY_NOLIMIT);
-		unsigned char     md[EVP_MAX_MD_SIZE], sig[512];
-		unsigned int      mdlen = 0;
-		size_t            siglen = sizeof(sig);
-		struct buf        f, data;
-		EVP_MD_CTX       *ctx = EVP_MD_CTX_new();
+		struct dkim_body *body = dkim_body_new(
+		    DKIM_CANON_SIMPLE, EVP_sha1(), DKIM_BODY_NOLIMIT);
+		unsigned char md[EVP_MAX_MD_SIZE], sig[512];
+		unsigned int  mdlen = 0;
+		size_t        siglen = sizeof(sig);
+		struct buf    f, data;
+		EVP_MD_CTX   *ctx = EVP_MD_CTX_new();
 
 		dkim_body_update(body, m.body.data, m.body.len);
 		dkim_body_final(body, md, &mdlen);
@@ -1335,11 +1353,11 @@ test_verify_cases(EVP_PKEY *rsa1024, EVP_PKEY *ed, EVP_PKEY *rsa512)
 		dkim_base64_encode(md, mdlen, &f);
 		buf_append_str(&f, "; b=");
 		dkim_canon_headers(DKIM_CANON_SIMPLE, m.h, "from", 4, &data);
-		dkim_canon_header(DKIM_CANON_SIMPLE, f.data, f.len, false,
-		    &data);
+		dkim_canon_header(
+		    DKIM_CANON_SIMPLE, f.data, f.len, false, &data);
 		EVP_DigestSignInit(ctx, NULL, EVP_sha1(), NULL, rsa1024);
-		EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)data.data,
-		    data.len);
+		EVP_DigestSign(
+		    ctx, sig, &siglen, (unsigned char *)data.data, data.len);
 		EVP_MD_CTX_free(ctx);
 		dkim_base64_encode(sig, siglen, &f);
 		field = buf_take(&f);
@@ -1365,19 +1383,19 @@ test_verify_cases(EVP_PKEY *rsa1024, EVP_PKEY *ed, EVP_PKEY *rsa512)
 static void
 test_rfc8463(struct dns *dns)
 {
-	struct dkim_verify_params p = { .now = RFC8463_NOW };
+	struct dkim_verify_params p = {.now = RFC8463_NOW};
 	struct dkim_verify       *v;
 	struct msg                m, tm;
 	size_t                    i;
-	static const size_t       chunks[] = { 0, 1, 2, 17 };
+	static const size_t       chunks[] = {0, 1, 2, 17};
 
 	tkey_clear();
 	tkey_add("brisbane._domainkey.football.example.com", DNS_OK, RFC8463_ED,
 	    NULL);
-	tkey_add("test._domainkey.football.example.com", DNS_OK, RFC8463_RSA,
-	    NULL);
-	t_case(dns ? "rfc8463 A.3 verifies (DNS)" :
-		     "rfc8463 A.3 verifies, ed25519 and rsa, any chunking");
+	tkey_add(
+	    "test._domainkey.football.example.com", DNS_OK, RFC8463_RSA, NULL);
+	t_case(dns ? "rfc8463 A.3 verifies (DNS)"
+		   : "rfc8463 A.3 verifies, ed25519 and rsa, any chunking");
 	t_assert(msg_file(&m, "t/data/dkim/rfc8463.eml"));
 	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
 		v = verify(&m, &p, chunks[i], dns);
@@ -1404,16 +1422,16 @@ test_rfc8463(struct dns *dns)
 			break;
 	}
 
-	t_case(dns ? "rfc8463 A.3 tampered body fails (DNS)" :
-		     "rfc8463 A.3 tampered body fails");
+	t_case(dns ? "rfc8463 A.3 tampered body fails (DNS)"
+		   : "rfc8463 A.3 tampered body fails");
 	msg_prepend(&tm, &m, NULL, 0);
 	tm.body.data[0] = 'h';
 	v = verify(&tm, &p, 0, dns);
 	for (i = 0; i < dkim_verify_count(v); i++) {
 		t_assert_str_eq(
 		    dkim_status_str(dkim_verify_result(v, i)->status), "fail");
-		t_assert_str_eq(dkim_verify_result(v, i)->reason,
-		    "body hash mismatch");
+		t_assert_str_eq(
+		    dkim_verify_result(v, i)->reason, "body hash mismatch");
 	}
 	dkim_verify_free(v);
 	msg_free(&tm);
@@ -1424,22 +1442,22 @@ test_rfc8463(struct dns *dns)
 static void
 test_dns(const char *conf)
 {
-	struct dns_params         dp = { .unbound_conf = conf, .timeout = 2.0 };
-	struct am_err             err = { "" };
+	struct dns_params         dp = {.unbound_conf = conf, .timeout = 2.0};
+	struct am_err             err = {""};
 	struct dns               *dns = dns_new(&dp, &err);
-	struct dkim_verify_params p = { .now = RFC8463_NOW };
+	struct dkim_verify_params p = {.now = RFC8463_NOW};
 	struct dkim_verify       *v;
 	struct msg                m;
 	static const struct {
 		const char *name, *sel, *st, *reason;
 	} rows[] = {
-		{ "dns: SERVFAIL is temperror", "servfail", "temperror",
-		    "key lookup: SERVFAIL" },
-		{ "dns: timeout is temperror", "timeout", "temperror",
-		    "key lookup: timeout" },
-		{ "dns: NXDOMAIN is permerror no key", "missing", "permerror",
-		    "no key" },
-		{ "dns: revoked key", "revoked", "permerror", "key revoked" },
+	    {"dns: SERVFAIL is temperror", "servfail", "temperror",
+		"key lookup: SERVFAIL"},
+	    {"dns: timeout is temperror", "timeout", "temperror",
+		"key lookup: timeout"},
+	    {"dns: NXDOMAIN is permerror no key", "missing", "permerror",
+		"no key"},
+	    {"dns: revoked key", "revoked", "permerror", "key revoked"},
 	};
 	size_t     i;
 	struct buf t;
@@ -1455,14 +1473,17 @@ test_dns(const char *conf)
 		t_case(rows[i].name);
 		buf_reset(&t);
 		buf_printf(&t,
-		    "DKIM-Signature: v=1; a=rsa-sha256; d=football.example.com; "
+		    "DKIM-Signature: v=1; a=rsa-sha256; "
+		    "d=football.example.com; "
 		    "s=%s; h=from; bh=AAAA; b=AAAA\nFrom: a@b\n\nx\n",
 		    rows[i].sel);
 		msg_text(&m, buf_cstr(&t));
 		v = verify(&m, &p, 0, dns);
-		t_assert_str_eq(dkim_status_str(dkim_verify_result(v, 0)->status),
+		t_assert_str_eq(
+		    dkim_status_str(dkim_verify_result(v, 0)->status),
 		    rows[i].st);
-		t_assert_str_eq(dkim_verify_result(v, 0)->reason, rows[i].reason);
+		t_assert_str_eq(
+		    dkim_verify_result(v, 0)->reason, rows[i].reason);
 		dkim_verify_free(v);
 		msg_free(&m);
 	}

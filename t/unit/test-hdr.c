@@ -74,55 +74,56 @@ test_tagval(void)
 	char                *s;
 	int                  n;
 	static const char    sig[] = " v=1; a=rsa-sha256;\r\n\td=example.net;"
-	                             " b=dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSb\r\n"
-	                             "  av+yuU4zGeeruD00lszZVoG4ZHRNiYzR;";
+				     " b=dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSb\r\n"
+				     "  av+yuU4zGeeruD00lszZVoG4ZHRNiYzR;";
 
 	t_case("tagval: a DKIM-Signature value with folds");
 	n = tagval_parse(sig, strlen(sig), tv, TAGVAL_MAX, NULL);
 	t_assert_int_eq(n, 4);
 	t = tagval_get(tv, (size_t)n, "d");
 	t_assert(t != NULL && t->vallen == 11 &&
-	    memcmp(t->val, "example.net", 11) == 0);
+		 memcmp(t->val, "example.net", 11) == 0);
 	t = tagval_get(tv, (size_t)n, "b");
 	s = t ? tagval_dup_nows(t) : NULL;
-	t_assert_str_eq(s, "dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSbav+yuU4zGeeruD00lszZ"
-	                   "VoG4ZHRNiYzR");
+	t_assert_str_eq(s,
+	    "dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSbav+yuU4zGeeruD00lszZ"
+	    "VoG4ZHRNiYzR");
 	free(s);
 	t_assert(tagval_get(tv, (size_t)n, "D") == NULL);
 
 	t_case("tagval: empty values, trailing semicolon, empty list");
-	t_assert_int_eq(tagval_parse("p=; t = y ;", 11, tv, TAGVAL_MAX, NULL),
-	    2);
+	t_assert_int_eq(
+	    tagval_parse("p=; t = y ;", 11, tv, TAGVAL_MAX, NULL), 2);
 	t_assert_int_eq(tv[0].vallen, 0);
 	t_assert_int_eq(tv[1].vallen, 1);
 	t_assert_int_eq(tagval_parse("  ", 2, tv, TAGVAL_MAX, NULL), 0);
 	t_assert_int_eq(tagval_parse("", 0, tv, TAGVAL_MAX, NULL), 0);
 
 	t_case("tagval: inner whitespace belongs to the value");
-	t_assert_int_eq(tagval_parse("n=a b\r\n c ", 10, tv, TAGVAL_MAX, NULL),
-	    1);
+	t_assert_int_eq(
+	    tagval_parse("n=a b\r\n c ", 10, tv, TAGVAL_MAX, NULL), 1);
 	t_assert_int_eq(tv[0].vallen, 7); /* "a b\r\n c" */
 
 	t_case("tagval: syntax errors");
-	t_assert_int_eq(tagval_parse("=x", 2, tv, TAGVAL_MAX, &where),
-	    TAGVAL_ESYNTAX);
-	t_assert_int_eq(tagval_parse("a", 1, tv, TAGVAL_MAX, NULL),
-	    TAGVAL_ESYNTAX);
-	t_assert_int_eq(tagval_parse("1a=x", 4, tv, TAGVAL_MAX, NULL),
-	    TAGVAL_ESYNTAX);
+	t_assert_int_eq(
+	    tagval_parse("=x", 2, tv, TAGVAL_MAX, &where), TAGVAL_ESYNTAX);
+	t_assert_int_eq(
+	    tagval_parse("a", 1, tv, TAGVAL_MAX, NULL), TAGVAL_ESYNTAX);
+	t_assert_int_eq(
+	    tagval_parse("1a=x", 4, tv, TAGVAL_MAX, NULL), TAGVAL_ESYNTAX);
 	t_assert_int_eq(tagval_parse("a=x;;b=y", 8, tv, TAGVAL_MAX, &where),
 	    TAGVAL_ESYNTAX);
 	t_assert_int_eq(where, 4);
-	t_assert_int_eq(tagval_parse("a=\x01", 3, tv, TAGVAL_MAX, NULL),
-	    TAGVAL_ESYNTAX);
+	t_assert_int_eq(
+	    tagval_parse("a=\x01", 3, tv, TAGVAL_MAX, NULL), TAGVAL_ESYNTAX);
 	t_assert_int_eq(tagval_parse("a=\xc3\xa9", 4, tv, TAGVAL_MAX, NULL),
 	    TAGVAL_ESYNTAX);
 
 	t_case("tagval: duplicates and too many tags");
-	t_assert_int_eq(tagval_parse("a=1;b=2;a=3", 11, tv, TAGVAL_MAX, NULL),
-	    TAGVAL_EDUP);
-	t_assert_int_eq(tagval_parse("a=1;b=2;c=3", 11, tv, 2, NULL),
-	    TAGVAL_ETOOMANY);
+	t_assert_int_eq(
+	    tagval_parse("a=1;b=2;a=3", 11, tv, TAGVAL_MAX, NULL), TAGVAL_EDUP);
+	t_assert_int_eq(
+	    tagval_parse("a=1;b=2;c=3", 11, tv, 2, NULL), TAGVAL_ETOOMANY);
 }
 
 int

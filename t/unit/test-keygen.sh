@@ -113,6 +113,21 @@ want=$(openssl pkey -in "$D/ed1.key" -pubout -outform DER 2>/dev/null |
 t_eq "ed25519: p= is the raw public key" "$(p_of "$v")" "$want"
 t_eq "ed25519: config algorithm" \
     "$(grep -c 'algorithm = "ed25519-sha256";' "$T_TMP/ed.out")" 1
+# The printed snippets, pasted into dkim.sign, make a config the daemon
+# accepts (key files, modes, algorithms and the table's key names).
+snippet() {
+	sed -n '/^keys = (/,/^);/p; /^table = (/,/^);/p' "$1"
+}
+for o in rsa ed; do
+	{
+		echo 'dkim: { sign: {'
+		snippet "$T_TMP/$o.out"
+		echo '}; };'
+	} >"$T_TMP/$o.conf"
+	t_eq "$o: config snippet passes authmilter -n" \
+	    "$("$top_builddir/milter/authmilter" -n -c "$T_TMP/$o.conf" 2>&1)" \
+	    "$T_TMP/$o.conf: configuration OK"
+done
 "$KG" -d example.test -s ed2 -a ed25519 -b 2048 -D "$D" >/dev/null 2>&1
 t_eq "ed25519 with -b: exit 2" "$?" 2
 "$KG" -d example.test -s x -a dsa -D "$D" >/dev/null 2>&1

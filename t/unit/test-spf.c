@@ -131,9 +131,15 @@ static const struct rcase rcases[] = {
     {"unknown modifier slash", "v=spf1 moo.cow/far_out=man", false},
     {"unknown modifier bad macro", "v=spf1 foo=%abc", false},
     {"modifier with qualifier", "v=spf1 -foo=bar", false},
-    {"non-ASCII mechanism", "v=spf1 \x80" "a", false},
+    {"non-ASCII mechanism",
+	"v=spf1 \x80"
+	"a",
+	false},
     {"non-ASCII domain", "v=spf1 a:\xef\xbb\xbfgarbage.example.net", false},
-    {"non-ASCII all", "v=spf1 \x96" "all", false},
+    {"non-ASCII all",
+	"v=spf1 \x96"
+	"all",
+	false},
 };
 
 static void
@@ -146,8 +152,8 @@ test_records(void)
 
 	for (i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++) {
 		t_case(case_name("record: %s", rcases[i].name));
-		t_assert_int_eq(spf_record_valid(rcases[i].rec,
-				    strlen(rcases[i].rec), &why),
+		t_assert_int_eq(spf_record_valid(
+				    rcases[i].rec, strlen(rcases[i].rec), &why),
 		    rcases[i].valid);
 		if (!rcases[i].valid)
 			t_assert(why != NULL);
@@ -161,8 +167,8 @@ test_records(void)
 	t_case("record: 450+ characters, 60 ip4 terms");
 	n = str_lcpy(big, "v=spf1", sizeof(big));
 	for (i = 0; i < 60; i++)
-		n += (size_t)snprintf(big + n, sizeof(big) - n,
-		    " ip4:198.51.100.%zu", i);
+		n += (size_t)snprintf(
+		    big + n, sizeof(big) - n, " ip4:198.51.100.%zu", i);
 	t_assert(n > 450);
 	t_assert(spf_record_valid(big, n, &why));
 	big[n - 1] = 'x'; /* one bad term at the very end */
@@ -221,8 +227,7 @@ static const struct mcase mcases[] = {
     {"h", "%{h}", "mail.example.com", 0, 0},
     {"p without PTR is unknown", "%{p}", "unknown", 0, 0},
     {"upper-case escapes", "%{L}", "strong-bad", 0, 0},
-    {"upper-case S escapes @", "%{S}", "strong-bad%40email.example.com", 0,
-	0},
+    {"upper-case S escapes @", "%{S}", "strong-bad%40email.example.com", 0, 0},
     {"several delimiters", "%{d2r.-}", "example.email", 0, 0},
     {"digits past the parts", "%{d99}", "email.example.com", 0, 0},
     {"huge digit count", "%{d99999999999999}", "email.example.com", 0, 0},
@@ -242,7 +247,10 @@ static const struct mcase mcases[] = {
     {"bad delimiter", "%{d!}", NULL, 0, 0},
     {"r before digits", "%{dr2}", NULL, 0, 0},
     {"non-ASCII literal", "caf\xc3\xa9.example.com", NULL, 0, 0},
-    {"control literal", "a\x01" "b", NULL, 1, 0},
+    {"control literal",
+	"a\x01"
+	"b",
+	NULL, 1, 0},
 };
 
 static void
@@ -299,22 +307,22 @@ test_macros(void)
 	vars_set(&v, &ip, 0);
 	v.local = "~jack&jill=up-a_b3.c";
 	buf_reset(&b);
-	t_assert_int_eq(spf_macro_expand("l=%{L}", 6, SPF_MACRO_EXPLAIN, &v, &b),
-	    0);
+	t_assert_int_eq(
+	    spf_macro_expand("l=%{L}", 6, SPF_MACRO_EXPLAIN, &v, &b), 0);
 	t_assert_str_eq(buf_cstr(&b), "l=~jack%26jill%3Dup-a_b3.c");
 
 	/* Odd local-parts: a defined value every time. */
 	t_case("macro: %{l} with spaces and quotes");
 	v.local = "\"Macro Error\"";
 	buf_reset(&b);
-	t_assert_int_eq(spf_macro_expand("%{l}", 4, SPF_MACRO_EXPLAIN, &v, &b),
-	    0);
+	t_assert_int_eq(
+	    spf_macro_expand("%{l}", 4, SPF_MACRO_EXPLAIN, &v, &b), 0);
 	t_assert_str_eq(buf_cstr(&b), "\"Macro Error\"");
 	t_case("macro: %{lr} of only delimiters");
 	v.local = "...";
 	buf_reset(&b);
-	t_assert_int_eq(spf_macro_expand("%{lr}", 5, SPF_MACRO_DOMAIN, &v, &b),
-	    0);
+	t_assert_int_eq(
+	    spf_macro_expand("%{lr}", 5, SPF_MACRO_DOMAIN, &v, &b), 0);
 	t_assert_str_eq(buf_cstr(&b), "...");
 	t_case("macro: %{l2r+-} splits on both");
 	v.local = "foo-bar+zip+quux";
@@ -325,8 +333,8 @@ test_macros(void)
 	t_case("macro: %{l} empty");
 	v.local = "";
 	buf_reset(&b);
-	t_assert_int_eq(spf_macro_expand("x%{l}y", 6, SPF_MACRO_DOMAIN, &v, &b),
-	    0);
+	t_assert_int_eq(
+	    spf_macro_expand("x%{l}y", 6, SPF_MACRO_DOMAIN, &v, &b), 0);
 	t_assert_str_eq(buf_cstr(&b), "xy");
 	t_case("macro: %{l} of 5000 octets is cut, output bounded");
 	{
@@ -367,8 +375,8 @@ test_truncate(void)
 	t_case("truncate: labels cut from the left to 253");
 	n = 0;
 	for (i = 0; i < 40; i++)
-		n += (size_t)snprintf(name + n, sizeof(name) - n, "label%02zu.",
-		    i);
+		n += (size_t)snprintf(
+		    name + n, sizeof(name) - n, "label%02zu.", i);
 	n += (size_t)snprintf(name + n, sizeof(name) - n, "example.com");
 	t_assert(n > 253);
 	n = spf_domain_truncate(name, n, 253);
@@ -421,8 +429,8 @@ static const struct hcase hcases[] = {
     {"fail with explanation", "198.51.100.1", "simple.example.test",
 	"Joe.User@simple.example.test", SPF_FAIL, "matched -all",
 	"Joe.User is not allowed from 198.51.100.1 for simple.example.test"},
-    {"none: no domain", "192.0.2.1", "nonexistent.example.test", NULL,
-	SPF_NONE, NULL, NULL},
+    {"none: no domain", "192.0.2.1", "nonexistent.example.test", NULL, SPF_NONE,
+	NULL, NULL},
     {"none: single label", "192.0.2.1", "localhostx", NULL, SPF_NONE,
 	"invalid domain", NULL},
     {"include loop is permerror", "198.51.100.1", "loop1.example.test", NULL,
@@ -433,20 +441,19 @@ static const struct hcase hcases[] = {
 	NULL, SPF_PERMERROR, "redirect loop", NULL},
     {"redirect ping-pong is permerror", "198.51.100.1", "pp1.example.test",
 	NULL, SPF_PERMERROR, "DNS lookup limit", NULL},
-    {"include of none is permerror", "192.0.2.1", "inc-none.example.test",
-	NULL, SPF_PERMERROR, "has no SPF record", NULL},
+    {"include of none is permerror", "192.0.2.1", "inc-none.example.test", NULL,
+	SPF_PERMERROR, "has no SPF record", NULL},
     {"redirect to none is permerror", "192.0.2.1", "redir-none.example.test",
 	NULL, SPF_PERMERROR, "has no SPF record", NULL},
     {"three void lookups", "192.0.2.1", "voids.example.test", NULL,
 	SPF_PERMERROR, "void lookup limit", NULL},
     {"11 MX names", "192.0.2.1", "mx11.example.test", NULL, SPF_PERMERROR,
 	"MX names", NULL},
-    {"mx match", "192.0.2.25", "mx2.example.test", NULL, SPF_PASS, NULL,
+    {"mx match", "192.0.2.25", "mx2.example.test", NULL, SPF_PASS, NULL, NULL},
+    {"11 DNS terms", "192.0.2.1", "terms11.example.test", NULL, SPF_PERMERROR,
+	"DNS lookup limit", NULL},
+    {"10 DNS terms", "192.0.2.1", "terms10.example.test", NULL, SPF_PASS, NULL,
 	NULL},
-    {"11 DNS terms", "192.0.2.1", "terms11.example.test", NULL,
-	SPF_PERMERROR, "DNS lookup limit", NULL},
-    {"10 DNS terms", "192.0.2.1", "terms10.example.test", NULL, SPF_PASS,
-	NULL, NULL},
     {"record of 1000+ chars in 15 strings, last term", "203.0.113.60",
 	"long.example.test", NULL, SPF_PASS, "ip4:203.0.113.60", NULL},
     {"record of 1000+ chars in 15 strings, no match", "203.0.113.99",
@@ -464,8 +471,8 @@ static const struct hcase hcases[] = {
 	"a.b-c+d@odd.example.test", SPF_PASS, NULL, NULL},
     {"expansion past 253 octets is cut from the left", "192.0.2.1",
 	"grow.example.test", NULL, SPF_FAIL, NULL, "cut to fit"},
-    {"ptr validated", "192.0.2.80", "ptr.example.test", NULL, SPF_PASS,
-	NULL, NULL},
+    {"ptr validated", "192.0.2.80", "ptr.example.test", NULL, SPF_PASS, NULL,
+	NULL},
     {"HELO identity", "192.0.2.9", "helo.example.test",
 	"postmaster@helo.example.test", SPF_PASS, NULL, NULL},
 };
@@ -473,14 +480,14 @@ static const struct hcase hcases[] = {
 static void
 test_hosts(const char *conf)
 {
-	struct dns_params  dp = {.unbound_conf = conf, .timeout = 3.0};
-	struct am_err      err;
-	struct dns        *dns = dns_new(&dp, &err);
-	struct spf_params  sp = {.receiver = "mx.example.org", .now = 1};
-	struct spf_query  *q;
-	struct ipaddr      ip;
-	size_t             i;
-	char               sender[300];
+	struct dns_params dp = {.unbound_conf = conf, .timeout = 3.0};
+	struct am_err     err;
+	struct dns       *dns = dns_new(&dp, &err);
+	struct spf_params sp = {.receiver = "mx.example.org", .now = 1};
+	struct spf_query *q;
+	struct ipaddr     ip;
+	size_t            i;
+	char              sender[300];
 
 	t_case("check_host: resolver");
 	if (!t_assert(dns != NULL)) {
@@ -498,9 +505,10 @@ test_hosts(const char *conf)
 		if (c->sender)
 			str_lcpy(sender, c->sender, sizeof(sender));
 		else
-			snprintf(sender, sizeof(sender), "postmaster@%s",
-			    c->domain);
-		r = spf_check_host(q, &ip, c->domain, sender, "mail.example.test");
+			snprintf(
+			    sender, sizeof(sender), "postmaster@%s", c->domain);
+		r = spf_check_host(
+		    q, &ip, c->domain, sender, "mail.example.test");
 		t_assert_str_eq(spf_result_str(r), spf_result_str(c->want));
 		if (c->reason && !t_assert(strstr(spf_reason(q), c->reason)))
 			printf("  reason: %s\n", spf_reason(q));
