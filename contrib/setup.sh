@@ -15,7 +15,8 @@ SUDO=
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev
  libssl-dev libunbound-dev libconfig-dev libidn2-dev"
 TEST_PKGS="python3 python3-dnslib python3-spf python3-yaml python3-dkim
- libmail-dkim-perl libnet-dns-perl mandoc valgrind clang postfix swaks"
+ python3-dnspython libmail-dkim-perl libnet-dns-perl mandoc valgrind clang
+ libclang-rt-14-dev postfix swaks"
 
 install() {
 	$SUDO apt-get update -q
@@ -53,6 +54,11 @@ test)
 	(cd build && make -j"$jobs" check) || status=1
 	build build-san --enable-werror --enable-sanitizers
 	(cd build-san && make -j"$jobs" check) || status=1
+	# Every parser's libFuzzer target, from its seeds, briefly.
+	build build-fuzz --enable-werror --enable-fuzzing CC=clang
+	sh t/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-10}" > build-fuzz/fuzz.log 2>&1 ||
+	    status=1
+	grep -E '^(ok|FAIL)' build-fuzz/fuzz.log
 	# Failing tests' logs first, so the closing line stays last.
 	for d in build build-san; do
 		for trs in $(find "$d/t" -name '*.trs' 2>/dev/null | sort); do
@@ -63,6 +69,7 @@ test)
 	done
 	sh t/summary.sh build >/tmp/am-summary.$$ || status=1
 	sh t/summary.sh build-san >>/tmp/am-summary.$$ || status=1
+	tail -n 1 build-fuzz/fuzz.log | sed 's/$/, 0 skipped/' >>/tmp/am-summary.$$
 	awk -F'[ ,]+' '{p += $1; f += $3; s += $5}
 	    END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' \
 	    /tmp/am-summary.$$

@@ -67,3 +67,29 @@ wait_log() {
 	done
 	grep -qE "$1" "$T_TMP/am.log"
 }
+
+# tcp_listening PORT: true when a socket listens on 127.0.0.1:PORT (or on
+# 0.0.0.0:PORT). Reads /proc/net/tcp: a probe that connects would open a
+# full session with the server (an smtpd opens one with its milters).
+tcp_listening() {
+	grep -qE "^ *[0-9]+: (0100007F|00000000):$(printf '%04X' "$1") [0-9A-F]{8}:[0-9A-F]{4} 0A " \
+	    /proc/net/tcp
+}
+
+# am_start_inet CONF PORT: as am_start, for a config whose socket is
+# inet:PORT@127.0.0.1; waits until the port listens.
+am_start_inet() {
+	"$AM" -f -c "$1" >>"$T_TMP/am.log" 2>&1 &
+	AM_PID=$!
+	T_PIDS="$T_PIDS $AM_PID"
+	n=100
+	while ! tcp_listening "$2" && [ $n -gt 0 ]; do
+		if ! kill -0 "$AM_PID" 2>/dev/null; then
+			echo "authmilter exited:"; cat "$T_TMP/am.log"
+			return 1
+		fi
+		sleep 0.1
+		n=$((n - 1))
+	done
+	tcp_listening "$2"
+}
