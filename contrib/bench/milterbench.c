@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,6 +104,7 @@ struct opts {
 
 /* One message's outcome. */
 struct outcome {
+	double eom_ms; /* the last end-of-message: BODYEOB to the reply */
 	int  verdict; /* enum milter_client_verdict, or MB_NVERDICTS - 1 */
 	bool edited;
 	bool matched[MB_MAX_MATCH];
@@ -111,7 +113,7 @@ struct outcome {
 struct worker {
 	pthread_t   th;
 	unsigned    id;
-	double     *lat; /* ms, measured phase */
+	double     *lat, *eom; /* ms, measured phase */
 	size_t      nlat, lat_cap;
 	uint64_t    verdicts[MB_NVERDICTS];
 	uint64_t    edits, matches[MB_MAX_MATCH];
@@ -124,7 +126,6 @@ static struct msg        *corpus;
 static size_t             ncorpus;
 static atomic_uint_fast64_t next_msg; /* corpus position, all phases */
 static atomic_uint_fast64_t claimed;  /* messages claimed in a phase */
-static atomic_bool        phase_measure;
 static double             deadline; /* -t: end of the measured phase */
 static pthread_barrier_t  barrier;
 
@@ -136,6 +137,9 @@ now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static void die(const char *fmt, const char *arg)
+    __attribute__((format(printf, 1, 0), noreturn));
 
 static void
 die(const char *fmt, const char *arg)
@@ -473,6 +477,7 @@ transaction(const struct msg *m, const char *body, size_t body_len,
 	char                        qid[32], name[64];
 	size_t                      i, k, n = o.nspec;
 	bool                        stop = false;
+	double                      t_eom;
 	int                         rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -524,8 +529,10 @@ transaction(const struct msg *m, const char *body, size_t body_len,
 		if (!stop && milter_client_body(mc[i], body, body_len, &r, err) < 0)
 			goto out;
 		stop = stop || !goes_on(&r);
+		t_eom = now_s();
 		if (!stop && milter_client_eom(mc[i], &r, err) < 0)
 			goto out;
+		out->eom_ms = (now_s() - t_eom) * 1000.0;
 		if (stop || (r.verdict != MILTER_CLIENT_ACCEPT &&
 				r.verdict != MILTER_CLIENT_CONTINUE)) {
 			out->verdict = (int)r.verdict;
@@ -542,13 +549,9 @@ transaction(const struct msg *m, const char *body, size_t body_len,
 			hdrs_apply(&h, mc[i]);
 		}
 	}
-	for (i = 0; i < n; i++) {
-		if (stop && out->verdict != MILTER_CLIENT_ACCEPT &&
-		    milter_client_abort(mc[i], err) < 0)
-			goto out;
+	for (i = 0; i < n; i++)
 		if (milter_client_quit(mc[i], err) < 0)
 			goto out;
-	}
 	rc = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -597,9 +600,11 @@ run_phase(struct worker *w, bool measure)
 		if (w->nlat == w->lat_cap) {
 			w->lat_cap = w->lat_cap ? 2 * w->lat_cap : 1024;
 			w->lat = realloc(w->lat, w->lat_cap * sizeof(double));
-			if (w->lat == NULL)
+			w->eom = realloc(w->eom, w->lat_cap * sizeof(double));
+			if (w->lat == NULL || w->eom == NULL)
 				die("%s", "out of memory");
 		}
+		w->eom[w->nlat] = out.eom_ms;
 		w->lat[w->nlat++] = ms;
 		w->verdicts[out.verdict]++;
 		w->edits += out.edited;
@@ -820,7 +825,7 @@ int
 main(int argc, char **argv)
 {
 	struct worker *w;
-	double        *all, t0, secs;
+	double        *all, *eom, t0, secs;
 	uint64_t       cpu0, cpu1, verdicts[MB_NVERDICTS] = {0};
 	uint64_t       edits = 0, errors = 0, matches[MB_MAX_MATCH] = {0};
 	size_t         nall = 0, i, k;
@@ -921,7 +926,6 @@ main(int argc, char **argv)
 	cpu0 = sum_cpu();
 	t0 = now_s();
 	deadline = t0 + o.seconds;
-	atomic_store(&phase_measure, true);
 	pthread_barrier_wait(&barrier);
 	for (i = 0; i < o.conc; i++)
 		pthread_join(w[i].th, NULL);
@@ -931,9 +935,11 @@ main(int argc, char **argv)
 	for (i = 0; i < o.conc; i++)
 		nall += w[i].nlat;
 	all = xmalloc(nall * sizeof(double));
+	eom = xmalloc(nall * sizeof(double));
 	nall = 0;
 	for (i = 0; i < o.conc; i++) {
 		memcpy(all + nall, w[i].lat, w[i].nlat * sizeof(double));
+		memcpy(eom + nall, w[i].eom, w[i].nlat * sizeof(double));
 		nall += w[i].nlat;
 		for (k = 0; k < MB_NVERDICTS; k++)
 			verdicts[k] += w[i].verdicts[k];
@@ -947,6 +953,7 @@ main(int argc, char **argv)
 			    i, w[i].errors, w[i].last_err.msg);
 	}
 	qsort(all, nall, sizeof(double), cmp_double);
+	qsort(eom, nall, sizeof(double), cmp_double);
 
 	printf("RESULT label=%s c=%u msgs=%zu secs=%.3f rate=%.1f p50=%.3f "
 	       "p90=%.3f p99=%.3f max=%.3f cpu_ms=%.3f rss_kb=%" PRIu64
@@ -958,6 +965,8 @@ main(int argc, char **argv)
 				 (double)nall
 			   : 0,
 	    sum_kb("VmRSS"), sum_kb("VmHWM"), errors, edits);
+	printf(" eom_p50=%.3f eom_p99=%.3f", pct(eom, nall, 0.5),
+	    pct(eom, nall, 0.99));
 	for (k = 0; k < o.nmatch; k++)
 		printf(" m%zu=%" PRIu64, k + 1, matches[k]);
 	printf(" replies=");

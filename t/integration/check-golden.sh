@@ -1,6 +1,7 @@
 #!/bin/sh
 # Golden files: authmilter-check message < t/data/msgauth/NAME.eml, with
-# the options in NAME.args, must print exactly NAME.ref. NAME.src files are
+# the options in NAME.args (and -c NAME.conf when there is one), must
+# print exactly NAME.ref. NAME.src files are
 # signed first (authmilter-check sign, keys in t/data/msgauth) and
 # "tampered" is changed after signing. Set UPDATE_REFS=1 to rewrite the
 # .ref files (then read every diff before committing them).
@@ -32,8 +33,9 @@ for args in "$data"/*.args; do
 	name=$(basename "$args" .args)
 	eml=$data/$name.eml
 	[ -f "$eml" ] || eml=$T_TMP/$name.eml
+	[ -f "$data/$name.conf" ] && set -- -c "$data/$name.conf" || set --
 	# shellcheck disable=SC2046
-	"$check" message $(cat "$args") --dns-conf "$DNS_CONF" \
+	"$check" message "$@" $(cat "$args") --dns-conf "$DNS_CONF" \
 	    --dns-timeout 2 --authserv-id mx.test --now $now < "$eml" \
 	    > "$T_TMP/$name.out" 2>&1
 	if [ -n "${UPDATE_REFS:-}" ]; then

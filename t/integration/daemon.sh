@@ -22,6 +22,17 @@ msg() {
 	printf 'From: a@client.test\nTo: b@mx.test\nSubject: hi\n%s\nhello\n' "$1"
 }
 
+t_eq "pidfile holds the daemon's pid" "$(cat "$T_TMP/am.pid" 2>/dev/null)" "$AM_PID"
+if [ "$(id -u)" -eq 0 ]; then
+	sed 's/^user = .*/user = "";/; s|am.sock|root.sock|' "$T_TMP/am.conf" > "$T_TMP/root.conf"
+	err=$("$AM" -f -c "$T_TMP/root.conf" 2>&1); rc=$?
+	t_eq "refuses to run as root without a user" "$rc" 1
+	case $err in
+	*"refusing to run as root"*) t_ok "  ... and says why" ;;
+	*) t_fail "  ... and says why" "$err" ;;
+	esac
+fi
+
 # 1. One A-R field, inserted at the top, with our authserv-id.
 out=$(msg "" | miltc_run --mail-from a@client.test)
 t_eq "A-R inserted at index 0" \
