@@ -103,6 +103,7 @@ struct msgauth {
 	struct am_err           sign_err;
 	struct dmarc           *dm;
 	size_t                  nfrom_fields;
+	char                    from_domain[MAILADDR_DOMAIN_MAX + 1]; /* 1st */
 
 	/* The results and what the last end of message produced. */
 	struct result results[MSGAUTH_MAX_RESULTS];
@@ -329,6 +330,7 @@ msg_clear_work(struct msgauth *m)
 		hdr_list_reset(m->hdrs);
 	m->hdr_overflow = false;
 	m->nfrom_fields = 0;
+	m->from_domain[0] = '\0';
 	free(m->mf_domain);
 	free(m->mf_addr);
 	m->mf_domain = m->mf_addr = NULL;
@@ -574,10 +576,41 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 			};
 			m->dv = dkim_verify_new(msgauth_ctx_dns(ctx), &vp);
 		}
-		if (m->dm != NULL && m->mf_domain != NULL)
-			dmarc_prefetch(m->dm, m->mf_domain);
 	}
 	spf_start(m, r);
+}
+
+/* The last two labels of a domain ("example.com" of "a.b.example.com"). */
+static const char *
+last_two_labels(const char *d)
+{
+	const char *p = d + strlen(d), *cut = d;
+	int         dots = 0;
+
+	while (p > d) {
+		if (*--p == '.' && ++dots == 2) {
+			cut = p + 1;
+			break;
+		}
+	}
+	return cut;
+}
+
+/* Relaxed alignment of another identifier (MAIL FROM, DKIM d=) with the
+ * From domain needs the tree walk of that identifier too (RFC 9989
+ * 4.10.2), unless the names are equal. Two domains whose last two labels
+ * differ have different Organizational Domains in all but exotic set-ups
+ * (an Org Domain one label below a psd=y TLD), and dmarc_evaluate() still
+ * walks on demand then; so only the likely ones are started early. */
+static void
+prefetch_related(struct msgauth *m, const char *domain)
+{
+	if (m->dm == NULL || domain == NULL || m->from_domain[0] == '\0' ||
+	    strcmp(domain, m->from_domain) == 0)
+		return;
+	if (strcmp(last_two_labels(domain), last_two_labels(m->from_domain)) ==
+	    0)
+		dmarc_prefetch(m->dm, domain);
 }
 
 void
@@ -607,11 +640,17 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 		    (l = mailaddr_parse_list(f->value, f->vallen)) != NULL) {
 			size_t i;
 
-			for (i = 0; i < l->count; i++)
-				if (l->addr[i].domain_norm != NULL)
-					dmarc_prefetch(
-					    m->dm, l->addr[i].domain_norm);
+			for (i = 0; i < l->count; i++) {
+				if (l->addr[i].domain_norm == NULL)
+					continue;
+				if (m->from_domain[0] == '\0')
+					str_lcpy(m->from_domain,
+					    l->addr[i].domain_norm,
+					    sizeof(m->from_domain));
+				dmarc_prefetch(m->dm, l->addr[i].domain_norm);
+			}
 			mailaddr_list_free(l);
+			prefetch_related(m, m->mf_domain);
 		}
 	}
 }
@@ -688,8 +727,12 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	if (m->ctx == NULL || m->hdr_overflow)
 		return;
 	c = m->ctx->conf;
-	if (m->dv != NULL)
+	if (m->dv != NULL) {
 		dkim_verify_eoh(m->dv, m->hdrs);
+		for (i = 0; i < dkim_verify_count(m->dv); i++)
+			prefetch_related(
+			    m, dkim_verify_result(m->dv, i)->domain);
+	}
 	if (!m->outbound || c->dkim.sign.ntable == 0)
 		return;
 	/* Sign only a message with one author domain: a row chosen by one of
