@@ -49,6 +49,7 @@
 
 static int         sig_pipe[2] = {-1, -1};
 static const char *conf_file = CONF_DEFAULT_FILE;
+static bool        foreground;
 
 static void
 usage(void)
@@ -229,6 +230,12 @@ load(const struct msgauth_ctx *prev)
 	return ctx;
 }
 
+static bool
+same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 static void
 reload(void)
 {
@@ -242,11 +249,28 @@ reload(void)
 		const struct am_conf *oc = msgauth_ctx_conf(old);
 		const struct am_conf *nc = msgauth_ctx_conf(ctx);
 
-		/* The socket, user and pidfile are bound at start; say so when
-		 * a reload asks for another one rather than ignore it. */
-		if (strcmp(oc->socket, nc->socket) != 0)
-			log_msg(LOG_L_WARNING, "socket %s: takes a restart",
-			    nc->socket);
+		/* libmilter cannot move its listening socket, and the
+		 * privileges to become another user are gone: say so rather
+		 * than ignore it. Everything else takes effect now. */
+		if (!same(oc->socket, nc->socket) ||
+		    oc->socket_mode != nc->socket_mode)
+			log_msg(LOG_L_WARNING,
+			    "socket %s (mode %04o): takes a restart; still "
+			    "listening on %s",
+			    nc->socket, nc->socket_mode, oc->socket);
+		if (!same(oc->user, nc->user))
+			log_msg(LOG_L_WARNING,
+			    "user \"%s\": takes a restart (privileges were "
+			    "dropped at start)",
+			    nc->user ? nc->user : "");
+		if (!same(oc->pidfile, nc->pidfile) &&
+		    write_pidfile(nc->pidfile) == 0 && oc->pidfile != NULL)
+			unlink(oc->pidfile);
+		if (!foreground && oc->syslog_facility != nc->syslog_facility) {
+			closelog();
+			openlog("authmilter", LOG_PID | LOG_NDELAY,
+			    nc->syslog_facility);
+		}
 		log_set_level((enum log_level)nc->log_level);
 		milter_cb_set_ctx(ctx);
 		log_msg(
@@ -296,7 +320,7 @@ main(int argc, char **argv)
 	struct passwd      *pw = NULL;
 	struct sigaction    sa;
 	pthread_t           tid;
-	bool                foreground = false, check_only = false;
+	bool                check_only = false;
 	int                 ch, milter_rc = MI_FAILURE;
 
 	while ((ch = getopt(argc, argv, "c:fnV")) != -1) {
@@ -435,6 +459,10 @@ main(int argc, char **argv)
 		break;
 	}
 	pthread_join(tid, NULL);
+	ctx = milter_cb_get_ctx();
+	if (msgauth_ctx_conf(ctx)->pidfile != NULL)
+		unlink(msgauth_ctx_conf(ctx)->pidfile); /* may fail: not ours */
+	msgauth_ctx_unref(ctx);
 	milter_cb_set_ctx(NULL);
 	log_msg(LOG_L_NOTICE, "stopped");
 	return milter_rc == MI_SUCCESS ? 0 : 1;
