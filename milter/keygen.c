@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <idn2.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -30,6 +29,7 @@
 #include <openssl/x509.h>
 
 #include "buf.h"
+#include "mailaddr.h"
 #include "str.h"
 
 #define PROG "authmilter-keygen"
@@ -55,8 +55,7 @@
 #define KEYGEN_TXT_STRING_MAX 255
 /* RFC 1035 2.3.4 and RFC 1034 3.1: a name of at most 253 octets without its
  * trailing dot, labels of 1 to 63. */
-#define KEYGEN_NAME_MAX  253
-#define KEYGEN_LABEL_MAX 63
+#define KEYGEN_NAME_MAX 253
 
 enum keygen_alg { KEYGEN_RSA, KEYGEN_ED25519 };
 
@@ -123,34 +122,6 @@ warn_ssl(const char *what)
 	ERR_clear_error();
 }
 
-/* RFC 5321 4.1.2 sub-domain, dot-separated: letters, digits and inner
- * hyphens, labels of 1 to KEYGEN_LABEL_MAX octets. No trailing dot. */
-static bool
-ldh_name_ok(const char *s)
-{
-	size_t n = strlen(s), i, label = 0;
-
-	if (n == 0 || n > KEYGEN_NAME_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!str_isalnum(ch) && ch != '-')
-			return false;
-		if (ch == '-' && label == 0)
-			return false;
-		if (++label > KEYGEN_LABEL_MAX)
-			return false;
-	}
-	return label > 0 && s[n - 1] != '-';
-}
-
 /* A name as typed (A-labels or U-labels; one trailing dot allowed when
  * root_ok, for a domain) to lower-case A-labels, as the config loader does:
  * RFC 6376 3.5 wants A-labels in d= and s=. Returns NULL when it is not a
@@ -158,39 +129,17 @@ ldh_name_ok(const char *s)
 static char *
 name_norm(const char *in, bool root_ok)
 {
+	char   out[MAILADDR_DOMAIN_MAX + 1], *p;
 	size_t n = strlen(in);
-	char  *tmp, *out = NULL;
-	bool   ascii = true;
-	size_t i;
 
-	if (root_ok && n > 0 && in[n - 1] == '.')
-		n--;
-	if ((tmp = str_ndup(in, n)) == NULL) {
+	if ((!root_ok && n > 0 && in[n - 1] == '.') ||
+	    !mailaddr_domain_normalize(in, n, out))
+		return NULL;
+	if ((p = strdup(out)) == NULL) {
 		warnx("out of memory");
 		exit(EXIT_IO);
 	}
-	for (i = 0; i < n; i++)
-		if ((unsigned char)tmp[i] >= 0x80)
-			ascii = false;
-	if (ascii) {
-		out = tmp;
-	} else {
-		int rc = idn2_to_ascii_8z(tmp, &out, IDN2_NONTRANSITIONAL);
-
-		free(tmp);
-		if (rc == IDN2_MALLOC) {
-			warnx("out of memory");
-			exit(EXIT_IO);
-		}
-		if (rc != IDN2_OK)
-			return NULL;
-	}
-	str_lower(out);
-	if (!ldh_name_ok(out)) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return p;
 }
 
 /* Digits only, no sign, no overflow past KEYGEN_RSA_MAX_BITS * 10. */

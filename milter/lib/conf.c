@@ -21,7 +21,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <idn2.h>
 #include <libconfig.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -29,6 +28,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
+#include "mailaddr.h"
 #include "str.h"
 
 /* Facility codes as the system's syslog header defines them (glibc and
@@ -46,9 +46,6 @@
 /* How many DKIM-Signature fields one message may make us verify; each
  * costs a key lookup and a hash. RFC 6376 6.1 lets a verifier limit it. */
 #define CONF_MAX_SIGNATURES 64
-/* RFC 1035 2.3.4 (a name without its trailing dot) and RFC 1034 3.1. */
-#define CONF_DOMAIN_MAX 253
-#define CONF_LABEL_MAX  63
 /* Room for a dotted key path such as "dkim.sign.keys.algorithm". */
 #define CONF_PATH_MAX 96
 
@@ -151,85 +148,6 @@ ld_oom(struct ld *ld)
 
 /* --- syntax checks --- */
 
-/* RFC 1035 2.3.1 as relaxed by RFC 1123 2.1: letters, digits and inner
- * hyphens, labels of 1-63 octets. A trailing dot is not accepted here. */
-static bool
-ldh_name_ok(const char *s)
-{
-	size_t n = strlen(s), i, label = 0;
-
-	if (n == 0 || n > CONF_DOMAIN_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!str_isalnum(ch) && ch != '-')
-			return false;
-		if (ch == '-' && label == 0)
-			return false;
-		if (++label > CONF_LABEL_MAX)
-			return false;
-	}
-	return label > 0 && s[n - 1] != '-';
-}
-
-static bool
-is_ascii(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return false;
-	return true;
-}
-
-/* A domain or selector as written (A-labels or U-labels) to lower-case
- * A-labels (RFC 5890 2.3.2.1; RFC 6376 3.5 wants A-labels in d= and s=).
- * Returns NULL when it is not a name, or on OOM (*oom_r set). */
-static char *
-dns_name_norm(const char *in, bool *oom_r)
-{
-	char  *out = NULL;
-	size_t n = strlen(in);
-
-	*oom_r = false;
-	if (n > 0 && in[n - 1] == '.')
-		n--; /* one trailing dot: the root */
-	if (is_ascii(in)) {
-		if ((out = str_ndup(in, n)) == NULL) {
-			*oom_r = true;
-			return NULL;
-		}
-	} else {
-		char *tmp = str_ndup(in, n);
-		int   rc;
-
-		if (tmp == NULL) {
-			*oom_r = true;
-			return NULL;
-		}
-		rc = idn2_to_ascii_8z(tmp, &out, IDN2_NONTRANSITIONAL);
-		free(tmp);
-		if (rc == IDN2_MALLOC) {
-			*oom_r = true;
-			return NULL;
-		}
-		if (rc != IDN2_OK)
-			return NULL;
-	}
-	str_lower(out);
-	if (!ldh_name_ok(out)) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 /* RFC 5322 3.6.8: ftext is printable US-ASCII except ':'. */
 static bool
 field_name_ok(const char *s)
@@ -261,7 +179,7 @@ word_ok(const char *s)
 static bool
 authserv_id_ok(const char *s)
 {
-	return strlen(s) <= CONF_DOMAIN_MAX && word_ok(s);
+	return strlen(s) <= MAILADDR_DOMAIN_MAX && word_ok(s);
 }
 
 static bool
@@ -327,7 +245,7 @@ socket_why(const char *spec)
 			return "bad IPv4 address";
 		return NULL;
 	}
-	if (!ldh_name_ok(host))
+	if (!mailaddr_domain_valid(host, strlen(host)))
 		return "bad host name";
 	return NULL;
 }
@@ -711,23 +629,20 @@ set_dns_name(struct ld *ld, const config_setting_t *s, void *base,
     const struct opt *o, const char *path)
 {
 	const char *v = config_setting_get_string(s);
-	char       *n;
-	bool        oom;
+	char        norm[MAILADDR_DOMAIN_MAX + 1], *n;
 
-	if ((n = dns_name_norm(v, &oom)) == NULL) {
-		if (oom)
-			return ld_oom(ld);
+	/* Lower-case A-labels (RFC 6376 3.5 wants them in d= and s=). */
+	if (!mailaddr_domain_normalize(v, strlen(v), norm))
 		return ld_err(ld, s, "bad %s \"%s\"", path, v);
-	}
 	/* RFC 6376 3.5: d= is sub-domain 1*("." sub-domain). */
 	if (o->off == offsetof(struct conf_key, domain) &&
-	    strchr(n, '.') == NULL) {
-		free(n);
+	    strchr(norm, '.') == NULL)
 		return ld_err(ld, s,
 		    "bad %s \"%s\": a signing domain has at least two labels "
 		    "(RFC 6376 3.5)",
 		    path, v);
-	}
+	if ((n = strdup(norm)) == NULL)
+		return ld_oom(ld);
 	free(*AT(base, o->off, char *));
 	*AT(base, o->off, char *) = n;
 	return 0;
@@ -1227,7 +1142,7 @@ load_table(struct ld *ld)
 static char *
 default_authserv_id(void)
 {
-	char host[CONF_DOMAIN_MAX + 2];
+	char host[MAILADDR_DOMAIN_MAX + 2];
 
 	if (gethostname(host, sizeof(host)) < 0)
 		host[0] = '\0';
