@@ -12,6 +12,7 @@
 #define AM_TEST_H
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,25 @@ t_case(const char *name)
 	t_end_case();
 	t_name = name;
 	t_case_failed = false;
+}
+
+/* t_case() with a formatted name, for table rows ("record: %s"). The name
+ * must outlive the case, until the next t_case() has printed it: two
+ * buffers are used in turn. */
+static inline void t_casef(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static inline void
+t_casef(const char *fmt, ...)
+{
+	static char buf[2][320];
+	static int  which;
+	va_list     ap;
+
+	which ^= 1;
+	va_start(ap, fmt);
+	vsnprintf(buf[which], sizeof(buf[which]), fmt, ap);
+	va_end(ap);
+	t_case(buf[which]);
 }
 
 static inline bool

@@ -19,24 +19,6 @@
 #include "err.h"
 #include "test.h"
 
-/* A case name that lives until the next t_case() has printed the one
- * before it: two buffers, used in turn. */
-static const char *case_name(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static const char *
-case_name(const char *fmt, ...)
-{
-	static char buf[2][320];
-	static int  which;
-	va_list     ap;
-
-	which ^= 1;
-	va_start(ap, fmt);
-	vsnprintf(buf[which], sizeof(buf[which]), fmt, ap);
-	va_end(ap);
-	return buf[which];
-}
-
 /* --- record parser --- */
 
 #define U DMARC_POLICY_UNSPEC
@@ -138,7 +120,7 @@ test_parse(void)
 	for (i = 0; i < sizeof(pcases) / sizeof(pcases[0]); i++) {
 		const struct pcase *c = &pcases[i];
 
-		t_case(case_name("record: %s", c->name));
+		t_casef("record: %s", c->name);
 		len = c->len ? c->len : strlen(c->txt);
 		t_assert_int_eq(dmarc_record_parse(c->txt, len, &r), c->ret);
 		if (c->ret != 0)
@@ -194,7 +176,7 @@ test_walk(void)
 	size_t      i, k, n;
 
 	for (i = 0; i < sizeof(wcases) / sizeof(wcases[0]); i++) {
-		t_case(case_name("walk: \"%s\"", wcases[i].domain));
+		t_casef("walk: \"%s\"", wcases[i].domain);
 		n = dmarc_walk(wcases[i].domain, out);
 		got[0] = '\0';
 		for (k = 0; k < n; k++) {
@@ -470,8 +452,8 @@ test_cases(struct dns *dns)
 	/* Each case twice: collected on demand, and prefetched. */
 	for (pf = 0; pf < 2; pf++)
 		for (i = 0; i < sizeof(ecases) / sizeof(ecases[0]); i++) {
-			t_case(case_name("%s: %s",
-			    pf ? "prefetched" : "on demand", ecases[i].name));
+			t_casef("%s: %s", pf ? "prefetched" : "on demand",
+			    ecases[i].name);
 			run_case(dns, &ecases[i], pf);
 		}
 }

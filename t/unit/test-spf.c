@@ -21,24 +21,6 @@
 #include "str.h"
 #include "test.h"
 
-/* A case name that lives until the next t_case() has printed the one
- * before it: two buffers, used in turn. */
-static const char *case_name(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static const char *
-case_name(const char *fmt, ...)
-{
-	static char buf[2][320];
-	static int  which;
-	va_list     ap;
-
-	which ^= 1;
-	va_start(ap, fmt);
-	vsnprintf(buf[which], sizeof(buf[which]), fmt, ap);
-	va_end(ap);
-	return buf[which];
-}
-
 /* --- record syntax (RFC 7208 4.5, 4.6, 5, 6, 12) --- */
 
 struct rcase {
@@ -151,7 +133,7 @@ test_records(void)
 	size_t      n;
 
 	for (i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++) {
-		t_case(case_name("record: %s", rcases[i].name));
+		t_casef("record: %s", rcases[i].name);
 		t_assert_int_eq(spf_record_valid(
 				    rcases[i].rec, strlen(rcases[i].rec), &why),
 		    rcases[i].valid);
@@ -283,7 +265,7 @@ test_macros(void)
 		enum spf_macro_kind k =
 		    c->kind ? SPF_MACRO_EXPLAIN : SPF_MACRO_DOMAIN;
 
-		t_case(case_name("macro: %s", c->name));
+		t_casef("macro: %s", c->name);
 		vars_set(&v, &ip, c->ip6);
 		buf_reset(&b);
 		rc = spf_macro_expand(c->in, strlen(c->in), k, &v, &b);
@@ -500,7 +482,7 @@ test_hosts(const char *conf)
 		const struct hcase *c = &hcases[i];
 		enum spf_result     r;
 
-		t_case(case_name("check_host: %s", c->name));
+		t_casef("check_host: %s", c->name);
 		ipaddr_parse(&ip, c->ip);
 		if (c->sender)
 			str_lcpy(sender, c->sender, sizeof(sender));
