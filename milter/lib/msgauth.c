@@ -37,6 +37,9 @@
 /* Signatures made per message: a rotation signs with old and new keys of
  * both algorithms; more than 8 is a table mistake, not a need. */
 #define MSGAUTH_MAX_SIGN_KEYS 8
+/* Verified signatures handed to DMARC: the most dkim.max_signatures may
+ * be (conf.c bounds it at 64). */
+#define MSGAUTH_MAX_DKIM 64
 
 /* The resolver, shared by the contexts of successive reloads while the DNS
  * settings stay the same (so the cache survives a reload). */
@@ -59,7 +62,7 @@ struct spf_run {
 	struct ipaddr     ip;
 	char             *domain; /* the identity's domain */
 	char             *sender; /* local@domain */
-	const char       *helo;
+	char             *helo;
 	enum spf_result   result;
 	bool              started;
 };
@@ -90,6 +93,7 @@ struct msgauth {
 	char                queue_id[64];
 	bool                outbound;
 	char               *mf_domain; /* MAIL FROM domain; NULL: null path */
+	bool                failed;    /* a check could not be set up (OOM) */
 	char               *mf_addr;   /* local@domain, for SPF's %{s} */
 	struct hdr_list    *hdrs;
 	bool                hdr_overflow;
@@ -310,6 +314,7 @@ spf_run_clear(struct spf_run *s)
 	spf_query_free(s->q);
 	free(s->domain);
 	free(s->sender);
+	free(s->helo);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -329,6 +334,7 @@ msg_clear_work(struct msgauth *m)
 	if (m->hdrs != NULL)
 		hdr_list_reset(m->hdrs);
 	m->hdr_overflow = false;
+	m->failed = false;
 	m->nfrom_fields = 0;
 	m->from_domain[0] = '\0';
 	free(m->mf_domain);
@@ -462,13 +468,15 @@ spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
 	    .now = ctx_now(m->ctx),
 	};
 
+	/* The worker gets its own copies: nothing it reads changes under it. */
 	s->q = spf_query_new(msgauth_ctx_dns(m->ctx), &p);
 	s->domain = strdup(domain);
 	s->sender = strdup(sender);
-	if (s->q == NULL || s->domain == NULL || s->sender == NULL)
+	s->helo = strdup(m->helo ? m->helo : "");
+	if (s->q == NULL || s->domain == NULL || s->sender == NULL ||
+	    s->helo == NULL)
 		return false;
 	s->ip = m->addr;
-	s->helo = m->helo ? m->helo : "";
 	s->job.fn = spf_run_fn;
 	s->job.arg = s;
 	s->started = true;
@@ -559,8 +567,12 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 		m->mf_domain = strdup(path.domain_norm);
 		m->mf_addr =
 		    malloc(strlen(path.local) + strlen(path.domain) + 2);
-		if (m->mf_addr != NULL)
-			sprintf(m->mf_addr, "%s@%s", path.local, path.domain);
+		if (m->mf_domain == NULL || m->mf_addr == NULL) {
+			reply_set(r, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+			    "local error, try again later");
+			return;
+		}
+		sprintf(m->mf_addr, "%s@%s", path.local, path.domain);
 	}
 	if (!m->outbound) {
 		if (c->dmarc.enabled)
@@ -576,6 +588,10 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 			};
 			m->dv = dkim_verify_new(msgauth_ctx_dns(ctx), &vp);
 		}
+		/* Without a check that should run, no verdict can be trusted
+		 * (a missing DKIM pass could turn into a DMARC reject). */
+		m->failed = (c->dmarc.enabled && m->dm == NULL) ||
+			    (c->dkim.verify && m->dv == NULL);
 	}
 	spf_start(m, r);
 }
@@ -857,7 +873,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	const struct am_conf  *c = m->ctx->conf;
 	struct from_info       fi;
 	struct dmarc_auth      auth = {0};
-	struct dmarc_auth_dkim dk[32];
+	struct dmarc_auth_dkim dk[MSGAUTH_MAX_DKIM];
 	struct dmarc_verdict   v, worst;
 	const char            *worst_domain = NULL;
 	char                   comment[160];
@@ -887,7 +903,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 		auth.spf_domain = m->spf_mfrom.domain;
 	}
 	n = m->dv != NULL ? dkim_verify_count(m->dv) : 0;
-	for (i = 0; i < n && i < 32; i++) {
+	for (i = 0; i < n && i < MSGAUTH_MAX_DKIM; i++) {
 		const struct dkim_result *d = dkim_verify_result(m->dv, i);
 
 		dk[i].domain = d->domain;
@@ -1152,6 +1168,15 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 		msg_clear_work(m);
 		return;
 	}
+	if (m->failed) {
+		if (c->on_internal_error == CONF_TEMPFAIL)
+			reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+			    "local error, try again later");
+		summary_build(m, res);
+		res->summary = buf_cstr(&m->summary);
+		msg_clear_work(m);
+		return;
+	}
 	eom_strip_forged(m, res);
 	if (m->outbound) {
 		if (m->ds != NULL)
@@ -1174,15 +1199,12 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 			m->ar_value = authres_value(ar);
 			authres_free(ar);
 		}
-		if (m->ar_value == NULL) {
-			reply_set(&res->reply,
-			    c->on_internal_error == CONF_ACCEPT
-				? MSGAUTH_ACCEPT
-				: MSGAUTH_TEMPFAIL,
-			    "451", "4.3.0", "local error, try again later");
-		} else
+		if (m->ar_value != NULL)
 			edit_add(
 			    res, MSGAUTH_EDIT_INSERT, AR_NAME, m->ar_value, 0);
+		else if (c->on_internal_error == CONF_TEMPFAIL)
+			reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+			    "local error, try again later");
 	}
 	if (res->reply.verdict == MSGAUTH_QUARANTINE)
 		res->quarantine_reason = m->quarantine_reason;
