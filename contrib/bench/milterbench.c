@@ -40,7 +40,9 @@
  *	replies=accept:N,reject:N,...
  * cpu_ms is the filters' user+system CPU per measured message (from
  * /proc/PID/stat, before and after the measured phase), rss_kb their VmRSS
- * after it and hwm_kb their VmHWM (peak since the process started).
+ * after it and hwm_kb their VmHWM (peak since the process started);
+ * gen_cpu_ms is milterbench's own CPU per message (it shares the machine);
+ * eom_p50/eom_p99 time the last filter's end of message alone.
  * Latency runs from the connect() of the first filter to the final
  * end-of-message reply of the last.
  */
@@ -50,6 +52,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,13 +67,13 @@
 #include "err.h"
 #include "milter_client.h"
 
-#define MB_MAX_FILTERS 4       /* filters in one chain */
-#define MB_MAX_PIDS    8       /* accounted processes */
-#define MB_MAX_MATCH   4       /* -m texts */
-#define MB_MAX_THREADS 1024    /* -c */
+#define MB_MAX_FILTERS 4                  /* filters in one chain */
+#define MB_MAX_PIDS    8                  /* accounted processes */
+#define MB_MAX_MATCH   4                  /* -m texts */
+#define MB_MAX_THREADS 1024               /* -c */
 #define MB_MAX_MSG     (64 * 1024 * 1024) /* bytes of one corpus file */
-#define MB_MAX_FIELDS  1000    /* header fields of one message */
-#define MB_MAX_LINE    4096    /* index line */
+#define MB_MAX_FIELDS  1000               /* header fields of one message */
+#define MB_MAX_LINE    4096               /* index line */
 #define MB_NVERDICTS   (MILTER_CLIENT_NOTSENT + 2) /* + error */
 
 struct field {
@@ -104,30 +107,30 @@ struct opts {
 
 /* One message's outcome. */
 struct outcome {
-	double eom_ms; /* the last end-of-message: BODYEOB to the reply */
-	int  verdict; /* enum milter_client_verdict, or MB_NVERDICTS - 1 */
-	bool edited;
-	bool matched[MB_MAX_MATCH];
+	double eom_ms;  /* the last end-of-message: BODYEOB to the reply */
+	int    verdict; /* enum milter_client_verdict, or MB_NVERDICTS - 1 */
+	bool   edited;
+	bool   matched[MB_MAX_MATCH];
 };
 
 struct worker {
-	pthread_t   th;
-	unsigned    id;
-	double     *lat, *eom; /* ms, measured phase */
-	size_t      nlat, lat_cap;
-	uint64_t    verdicts[MB_NVERDICTS];
-	uint64_t    edits, matches[MB_MAX_MATCH];
+	pthread_t     th;
+	unsigned      id;
+	double       *lat, *eom; /* ms, measured phase */
+	size_t        nlat, lat_cap;
+	uint64_t      verdicts[MB_NVERDICTS];
+	uint64_t      edits, matches[MB_MAX_MATCH];
 	struct am_err last_err;
-	uint64_t    errors;
+	uint64_t      errors;
 };
 
-static struct opts        o;
-static struct msg        *corpus;
-static size_t             ncorpus;
+static struct opts          o;
+static struct msg          *corpus;
+static size_t               ncorpus;
 static atomic_uint_fast64_t next_msg; /* corpus position, all phases */
 static atomic_uint_fast64_t claimed;  /* messages claimed in a phase */
-static double             deadline; /* -t: end of the measured phase */
-static pthread_barrier_t  barrier;
+static double               deadline; /* -t: end of the measured phase */
+static pthread_barrier_t    barrier;
 
 static double
 now_s(void)
@@ -138,14 +141,18 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *fmt, const char *arg)
-    __attribute__((format(printf, 1, 0), noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 static void
-die(const char *fmt, const char *arg)
+die(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "milterbench: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fputc('\n', stderr);
 	exit(2);
 }
@@ -175,9 +182,9 @@ xstrndup(const char *s, size_t n)
 static char *
 read_file(const char *path, size_t *len)
 {
-	FILE  *fp = fopen(path, "rb");
-	char  *data;
-	long   n;
+	FILE *fp = fopen(path, "rb");
+	char *data;
+	long  n;
 
 	if (fp == NULL)
 		die("cannot open %s", path);
@@ -205,7 +212,8 @@ crlf_body(const char *p, size_t n, size_t *out_len)
 			out[o_++] = '\r';
 		out[o_++] = p[i];
 	}
-	if (o_ > 0 && !(o_ >= 2 && out[o_ - 2] == '\r' && out[o_ - 1] == '\n')) {
+	if (o_ > 0 &&
+	    !(o_ >= 2 && out[o_ - 2] == '\r' && out[o_ - 1] == '\n')) {
 		out[o_++] = '\r';
 		out[o_++] = '\n';
 	}
@@ -331,27 +339,37 @@ set_macros(struct milter_client *mc, const char *mail_from, const char *qid)
 	snprintf(addr, sizeof(addr), "%.*s", (int)(n >= 2 ? n - 2 : 0),
 	    mail_from + 1);
 	/* Postfix's milter_*_macros defaults, plus the client's address. */
-	rc |= milter_client_macro(mc, MILTER_CLIENT_CONNECT, "j", "mx.bench.test");
+	rc |= milter_client_macro(
+	    mc, MILTER_CLIENT_CONNECT, "j", "mx.bench.test");
 	rc |= milter_client_macro(
 	    mc, MILTER_CLIENT_CONNECT, "{daemon_name}", "mx.bench.test");
 	rc |= milter_client_macro(
 	    mc, MILTER_CLIENT_CONNECT, "{daemon_addr}", "127.0.0.1");
-	rc |= milter_client_macro(mc, MILTER_CLIENT_CONNECT, "v", "Postfix 3.7.11");
+	rc |= milter_client_macro(
+	    mc, MILTER_CLIENT_CONNECT, "v", "Postfix 3.7.11");
 	rc |= milter_client_macro(mc, MILTER_CLIENT_CONNECT, "_", under);
-	rc |= milter_client_macro(mc, MILTER_CLIENT_CONNECT, "{client_addr}", o.ip);
-	rc |= milter_client_macro(mc, MILTER_CLIENT_CONNECT, "{client_name}", "unknown");
+	rc |= milter_client_macro(
+	    mc, MILTER_CLIENT_CONNECT, "{client_addr}", o.ip);
+	rc |= milter_client_macro(
+	    mc, MILTER_CLIENT_CONNECT, "{client_name}", "unknown");
 	rc |= milter_client_macro(mc, MILTER_CLIENT_MAIL, "i", qid);
-	rc |= milter_client_macro(mc, MILTER_CLIENT_MAIL, "{mail_mailer}", "smtp");
-	rc |= milter_client_macro(mc, MILTER_CLIENT_MAIL, "{mail_host}", "mx.bench.test");
+	rc |= milter_client_macro(
+	    mc, MILTER_CLIENT_MAIL, "{mail_mailer}", "smtp");
+	rc |= milter_client_macro(
+	    mc, MILTER_CLIENT_MAIL, "{mail_host}", "mx.bench.test");
 	rc |= milter_client_macro(mc, MILTER_CLIENT_MAIL, "{mail_addr}", addr);
 	if (o.auth != NULL) {
-		rc |= milter_client_macro(mc, MILTER_CLIENT_MAIL, "{auth_type}", "PLAIN");
-		rc |= milter_client_macro(mc, MILTER_CLIENT_MAIL, "{auth_authen}", o.auth);
+		rc |= milter_client_macro(
+		    mc, MILTER_CLIENT_MAIL, "{auth_type}", "PLAIN");
+		rc |= milter_client_macro(
+		    mc, MILTER_CLIENT_MAIL, "{auth_authen}", o.auth);
 	}
 	rc |= milter_client_macro(mc, MILTER_CLIENT_RCPT, "i", qid);
-	rc |= milter_client_macro(mc, MILTER_CLIENT_RCPT, "{rcpt_mailer}", "local");
+	rc |= milter_client_macro(
+	    mc, MILTER_CLIENT_RCPT, "{rcpt_mailer}", "local");
 	rc |= milter_client_macro(mc, MILTER_CLIENT_RCPT, "{rcpt_host}", "");
-	rc |= milter_client_macro(mc, MILTER_CLIENT_RCPT, "{rcpt_addr}", o.rcpt);
+	rc |=
+	    milter_client_macro(mc, MILTER_CLIENT_RCPT, "{rcpt_addr}", o.rcpt);
 	rc |= milter_client_macro(mc, MILTER_CLIENT_DATA, "i", qid);
 	rc |= milter_client_macro(mc, MILTER_CLIENT_EOH, "i", qid);
 	rc |= milter_client_macro(mc, MILTER_CLIENT_EOM, "i", qid);
@@ -403,7 +421,8 @@ hdrs_apply(struct hdrs *h, struct milter_client *mc)
 	size_t i, j, k, nact = milter_client_nactions(mc);
 
 	for (i = 0; i < nact; i++) {
-		const struct milter_client_action *a = milter_client_action(mc, i);
+		const struct milter_client_action *a =
+		    milter_client_action(mc, i);
 
 		if (a->type == MILTER_CLIENT_ADDHEADER)
 			hdrs_insert(h, h->n, a->name, a->value);
@@ -424,7 +443,8 @@ hdrs_apply(struct hdrs *h, struct milter_client *mc)
 				    (h->n - j - 1) * sizeof(*h->f));
 				h->n--;
 			} else {
-				h->f[j].name = xstrndup(a->name, strlen(a->name));
+				h->f[j].name =
+				    xstrndup(a->name, strlen(a->name));
 				h->f[j].value = xmalloc(strlen(a->value) + 2);
 				h->f[j].value[0] = ' ';
 				strcpy(h->f[j].value + 1, a->value);
@@ -451,7 +471,8 @@ note_actions(struct milter_client *mc, struct outcome *out)
 	size_t i, k, nact = milter_client_nactions(mc);
 
 	for (i = 0; i < nact; i++) {
-		const struct milter_client_action *a = milter_client_action(mc, i);
+		const struct milter_client_action *a =
+		    milter_client_action(mc, i);
 
 		if (a->type != MILTER_CLIENT_ADDHEADER &&
 		    a->type != MILTER_CLIENT_INSHEADER &&
@@ -526,7 +547,8 @@ transaction(const struct msg *m, const char *body, size_t body_len,
 		if (!stop && milter_client_eoh(mc[i], &r, err) < 0)
 			goto out;
 		stop = stop || !goes_on(&r);
-		if (!stop && milter_client_body(mc[i], body, body_len, &r, err) < 0)
+		if (!stop &&
+		    milter_client_body(mc[i], body, body_len, &r, err) < 0)
 			goto out;
 		stop = stop || !goes_on(&r);
 		t_eom = now_s();
@@ -575,12 +597,12 @@ claim(bool measure)
 static void
 run_phase(struct worker *w, bool measure)
 {
-	struct outcome out;
-	struct am_err  err;
-	double         t0, ms;
-	uint64_t       seq;
+	struct outcome    out;
+	struct am_err     err;
+	double            t0, ms;
+	uint64_t          seq;
 	const struct msg *m;
-	size_t         k;
+	size_t            k;
 
 	while (claim(measure)) {
 		seq = atomic_fetch_add(&next_msg, 1);
@@ -644,8 +666,9 @@ proc_cpu(pid_t pid)
 	buf[n] = '\0';
 	/* after "pid (comm) ", fields 3.. : state is 3, utime 14, stime 15 */
 	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-		&ut, &st) != 2)
+	    sscanf(p + 2,
+		"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+		&st) != 2)
 		return 0;
 	return ut + st;
 }
@@ -695,8 +718,8 @@ sum_kb(const char *key)
 
 /* ---- the big-body test ---- */
 
-static atomic_bool        sampling;
-static _Atomic uint64_t   rss_max;
+static atomic_bool      sampling;
+static _Atomic uint64_t rss_max;
 
 static void *
 sampler(void *arg)
@@ -735,8 +758,8 @@ big_test(void)
 	}
 	o.big = i;
 	/* one small message first so the filter is past its start-up */
-	if (transaction(&corpus[0], corpus[0].body, corpus[0].body_len, 0,
-		&out, &err) < 0)
+	if (transaction(&corpus[0], corpus[0].body, corpus[0].body_len, 0, &out,
+		&err) < 0)
 		die("first message: %s", err.msg);
 	before = sum_kb("VmRSS");
 	hwm_before = sum_kb("VmHWM");
@@ -826,11 +849,11 @@ main(int argc, char **argv)
 {
 	struct worker *w;
 	double        *all, *eom, t0, secs;
-	uint64_t       cpu0, cpu1, verdicts[MB_NVERDICTS] = {0};
+	uint64_t       cpu0, cpu1, self0, self1, verdicts[MB_NVERDICTS] = {0};
 	uint64_t       edits = 0, errors = 0, matches[MB_MAX_MATCH] = {0};
 	size_t         nall = 0, i, k;
 	long           hz = sysconf(_SC_CLK_TCK);
-	char           *end;
+	char          *end;
 	int            c;
 
 	o.conc = 1;
@@ -841,7 +864,8 @@ main(int argc, char **argv)
 	o.rcpt = "<postmaster@mx.bench.test>";
 	o.label = "run";
 	o.timeout_ms = 30000;
-	while ((c = getopt(argc, argv, "A:a:b:c:H:i:l:m:Nn:p:r:s:T:t:w:")) != -1) {
+	while (
+	    (c = getopt(argc, argv, "A:a:b:c:H:i:l:m:Nn:p:r:s:T:t:w:")) != -1) {
 		switch (c) {
 		case 'A':
 			o.auth = optarg;
@@ -924,6 +948,7 @@ main(int argc, char **argv)
 	pthread_barrier_wait(&barrier); /* warm-up done */
 	atomic_store(&claimed, 0);
 	cpu0 = sum_cpu();
+	self0 = proc_cpu(getpid());
 	t0 = now_s();
 	deadline = t0 + o.seconds;
 	pthread_barrier_wait(&barrier);
@@ -931,6 +956,7 @@ main(int argc, char **argv)
 		pthread_join(w[i].th, NULL);
 	secs = now_s() - t0;
 	cpu1 = sum_cpu();
+	self1 = proc_cpu(getpid());
 
 	for (i = 0; i < o.conc; i++)
 		nall += w[i].nlat;
@@ -948,8 +974,9 @@ main(int argc, char **argv)
 		edits += w[i].edits;
 		errors += w[i].errors;
 		if (w[i].errors > 0)
-			fprintf(stderr, "milterbench: thread %zu: %" PRIu64
-					" errors, last: %s\n",
+			fprintf(stderr,
+			    "milterbench: thread %zu: %" PRIu64
+			    " errors, last: %s\n",
 			    i, w[i].errors, w[i].last_err.msg);
 	}
 	qsort(all, nall, sizeof(double), cmp_double);
@@ -961,12 +988,14 @@ main(int argc, char **argv)
 	    o.label, o.conc, nall, secs, secs > 0 ? (double)nall / secs : 0,
 	    pct(all, nall, 0.5), pct(all, nall, 0.9), pct(all, nall, 0.99),
 	    nall ? all[nall - 1] : 0,
-	    nall && o.npid ? (double)(cpu1 - cpu0) * 1000.0 / (double)hz /
-				 (double)nall
-			   : 0,
+	    nall && o.npid
+		? (double)(cpu1 - cpu0) * 1000.0 / (double)hz / (double)nall
+		: 0,
 	    sum_kb("VmRSS"), sum_kb("VmHWM"), errors, edits);
-	printf(" eom_p50=%.3f eom_p99=%.3f", pct(eom, nall, 0.5),
-	    pct(eom, nall, 0.99));
+	printf(" eom_p50=%.3f eom_p99=%.3f gen_cpu_ms=%.3f",
+	    pct(eom, nall, 0.5), pct(eom, nall, 0.99),
+	    nall ? (double)(self1 - self0) * 1000.0 / (double)hz / (double)nall
+		 : 0);
 	for (k = 0; k < o.nmatch; k++)
 		printf(" m%zu=%" PRIu64, k + 1, matches[k]);
 	printf(" replies=");
@@ -982,9 +1011,9 @@ main(int argc, char **argv)
 	    o.label, nall, secs, o.conc, secs > 0 ? (double)nall / secs : 0,
 	    pct(all, nall, 0.5), pct(all, nall, 0.9), pct(all, nall, 0.99),
 	    nall ? all[nall - 1] : 0,
-	    nall && o.npid ? (double)(cpu1 - cpu0) * 1000.0 / (double)hz /
-				 (double)nall
-			   : 0,
+	    nall && o.npid
+		? (double)(cpu1 - cpu0) * 1000.0 / (double)hz / (double)nall
+		: 0,
 	    errors);
 	fflush(stdout);
 	_exit(errors > 0 && errors == nall ? 1 : 0);
