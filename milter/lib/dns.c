@@ -25,6 +25,17 @@
  * What is left at dns_free(): queries abandoned while libunbound still held
  * them. ub_ctx_delete() stops the worker without calling callbacks, so after
  * it those queries are ours alone and are freed from dns->queries.
+ *
+ * The answer cache. Even an answer from libunbound's own cache travels
+ * through its pipe to its worker thread and back to our dispatcher, then
+ * wakes the owner: some 20 system calls and three thread switches per
+ * lookup, more than the rest of a message's checks cost. So final answers
+ * (records, NXDOMAIN, NODATA; never a temporary failure) are also kept
+ * here, for the TTL libunbound reports (at most DNS_CACHE_MAX_TTL), and a
+ * hit is answered in dns_start() itself, in the caller's thread. The table
+ * is set-associative (DNS_CACHE_SETS sets of DNS_CACHE_WAYS entries); a new
+ * entry takes an expired slot or the one that expires first, and an answer
+ * over DNS_CACHE_MAX_ENTRY bytes is not kept, so memory stays bounded.
  */
 #include "config.h"
 
@@ -35,6 +46,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +68,24 @@
 #define DNS_WHY_MAX 80
 /* An escaped name for ub_resolve_async(): each octet at most "\DDD". */
 #define DNS_ESC_MAX (DNS_MAX_NAME * 4 + 2)
+/* The answer cache: 4096 entries of at most 4 KiB of records each (16 MiB
+ * in the worst case; SPF, DKIM key and DMARC answers are far smaller). */
+#define DNS_CACHE_SETS      1024
+#define DNS_CACHE_WAYS      4
+#define DNS_CACHE_MAX_ENTRY 4096
+#define DNS_CACHE_MAX_TTL   3600
 
 #define RCODE_NOERROR  0
 #define RCODE_SERVFAIL 2
 #define RCODE_NXDOMAIN 3
 #define RCODE_REFUSED  5
+
+/* One cached answer: status OK (with records), NXDOMAIN or NODATA. */
+struct cache_entry {
+	char          *key; /* type octet, then the lower-case name; NULL: free */
+	time_t         expires; /* CLOCK_MONOTONIC seconds */
+	struct dns_answer ans;  /* why is "" */
+};
 
 struct dns {
 	struct ub_ctx     *ctx;
@@ -74,6 +99,9 @@ struct dns {
 	int                broken;  /* ub_process() failed: its error */
 	atomic_ulong       started;
 	atomic_bool        bg_masked; /* libunbound's thread exists */
+	pthread_mutex_t    cache_mu;  /* guards cache */
+	struct cache_entry *cache;    /* NULL: no cache (dns_params.nocache) */
+	atomic_ulong       cache_hits;
 };
 
 struct dns_query {
@@ -416,6 +444,145 @@ answer_from_result(struct dns_answer *a, char *why, enum dns_type type, int err,
 }
 
 /*
+ * The answer cache (see the top of the file).
+ */
+
+static time_t
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Writes the key of (name, type), a valid name, into key (DNS_MAX_NAME + 2
+ * bytes): the type's octet (never 0), then the name in lower case without
+ * its trailing dot. Returns the set it belongs to. */
+static size_t
+cache_key(const char *name, enum dns_type type, char *key)
+{
+	size_t   n = strlen(name), i;
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	key[0] = (char)type;
+	for (i = 0; i < n; i++)
+		key[1 + i] = (char)str_tolower((unsigned char)name[i]);
+	key[1 + n] = '\0';
+	for (i = 0; i <= n; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h % DNS_CACHE_SETS;
+}
+
+/* Copies status, flags and records of src into dst (whose why stays).
+ * Returns false, dst holding no records, when out of memory. */
+static bool
+answer_copy(struct dns_answer *dst, const struct dns_answer *src)
+{
+	size_t i;
+
+	dst->status = src->status;
+	dst->secure = src->secure;
+	dst->bogus = src->bogus;
+	dst->truncated = src->truncated;
+	dst->rr = NULL;
+	dst->n = 0;
+	if (src->n == 0)
+		return true;
+	if ((dst->rr = calloc(src->n, sizeof(*dst->rr))) == NULL)
+		return false;
+	for (i = 0; i < src->n; i++) {
+		const struct dns_rr *r = &src->rr[i];
+
+		if ((dst->rr[i].data = malloc(r->len + 1)) == NULL) {
+			rrs_free(dst->rr, i);
+			dst->rr = NULL;
+			return false;
+		}
+		memcpy(dst->rr[i].data, r->data, r->len + 1);
+		dst->rr[i].len = r->len;
+		dst->rr[i].pref = r->pref;
+	}
+	dst->n = src->n;
+	return true;
+}
+
+/* Fills a (its why left as is) from the cache. True on a hit. */
+static bool
+cache_get(struct dns *d, const char *name, enum dns_type type,
+    struct dns_answer *a)
+{
+	char                key[DNS_MAX_NAME + 2];
+	struct cache_entry *set;
+	time_t              now = mono_seconds();
+	size_t              i;
+	bool                hit = false;
+
+	if (d->cache == NULL)
+		return false;
+	set = d->cache + cache_key(name, type, key) * DNS_CACHE_WAYS;
+	pthread_mutex_lock(&d->cache_mu);
+	for (i = 0; i < DNS_CACHE_WAYS; i++)
+		if (set[i].key != NULL && set[i].expires > now &&
+		    strcmp(set[i].key, key) == 0) {
+			hit = answer_copy(a, &set[i].ans);
+			break;
+		}
+	pthread_mutex_unlock(&d->cache_mu);
+	if (hit)
+		atomic_fetch_add(&d->cache_hits, 1);
+	return hit;
+}
+
+/* Keeps a final answer for ttl seconds. Out of memory: not kept. */
+static void
+cache_put(struct dns *d, const char *name, enum dns_type type,
+    const struct dns_answer *a, int ttl)
+{
+	struct cache_entry  e = {0}, old, *set, *slot = NULL;
+	char                key[DNS_MAX_NAME + 2];
+	size_t              i, bytes = 0;
+
+	if (d->cache == NULL || ttl <= 0 ||
+	    (a->status != DNS_OK && a->status != DNS_NXDOMAIN &&
+		a->status != DNS_NODATA))
+		return;
+	for (i = 0; i < a->n; i++)
+		bytes += a->rr[i].len;
+	if (bytes > DNS_CACHE_MAX_ENTRY)
+		return;
+	set = d->cache + cache_key(name, type, key) * DNS_CACHE_WAYS;
+	e.expires =
+	    mono_seconds() + (ttl < DNS_CACHE_MAX_TTL ? ttl : DNS_CACHE_MAX_TTL);
+	e.ans.why = "";
+	if ((e.key = strdup(key)) == NULL)
+		return;
+	if (!answer_copy(&e.ans, a)) {
+		free(e.key);
+		return;
+	}
+	pthread_mutex_lock(&d->cache_mu);
+	/* The same key, else a free slot (slots fill in order and are never
+	 * emptied, so the key would come first), else the one that expires
+	 * first: an expired one expires before any live one. */
+	for (i = 0; i < DNS_CACHE_WAYS; i++) {
+		if (set[i].key == NULL || strcmp(set[i].key, key) == 0) {
+			slot = &set[i];
+			break;
+		}
+		if (slot == NULL || set[i].expires < slot->expires)
+			slot = &set[i];
+	}
+	old = *slot;
+	*slot = e;
+	pthread_mutex_unlock(&d->cache_mu);
+	free(old.key);
+	rrs_free(old.ans.rr, old.ans.n);
+}
+
+/*
  * Queries.
  */
 
@@ -453,6 +620,8 @@ query_cb(void *arg, int err, struct ub_result *res)
 
 	/* q->type is constant, and q cannot be freed while in_ub is set. */
 	answer_from_result(&a, why, q->type, err, res);
+	if (res != NULL)
+		cache_put(d, q->name, q->type, &a, res->ttl);
 	ub_resolve_free(res);
 
 	pthread_mutex_lock(&d->mu);
@@ -542,7 +711,8 @@ dns_start(struct dns *d, const char *name, enum dns_type type)
 	if (!dns_name_valid(name)) {
 		q->ans.status = DNS_BADNAME;
 		q->done = true;
-	}
+	} else if (cache_get(d, name, type, &q->ans))
+		q->done = true;
 	pthread_mutex_lock(&d->mu);
 	if (!q->done && d->broken != 0) {
 		char text[DNS_WHY_MAX];
@@ -692,6 +862,12 @@ unsigned long
 dns_queries_started(const struct dns *d)
 {
 	return atomic_load(&d->started);
+}
+
+unsigned long
+dns_cache_hits(const struct dns *d)
+{
+	return atomic_load(&d->cache_hits);
 }
 
 const char *
@@ -845,6 +1021,7 @@ dns_new(const struct dns_params *params, struct am_err *err)
 	d->wake[0] = d->wake[1] = -1;
 	atomic_init(&d->started, 0);
 	atomic_init(&d->bg_masked, false);
+	atomic_init(&d->cache_hits, 0);
 	d->timeout = p->timeout;
 	if (!(d->timeout > 0) || !isfinite(d->timeout))
 		d->timeout = DNS_DEFAULT_TIMEOUT;
@@ -855,12 +1032,24 @@ dns_new(const struct dns_params *params, struct am_err *err)
 		am_err_set(err, "dns: cannot create a mutex");
 		return NULL;
 	}
+	if (pthread_mutex_init(&d->cache_mu, NULL) != 0) {
+		pthread_mutex_destroy(&d->mu);
+		free(d);
+		am_err_set(err, "dns: cannot create a mutex");
+		return NULL;
+	}
 	if (pthread_condattr_init(&d->condattr) != 0 ||
 	    pthread_condattr_setclock(&d->condattr, CLOCK_MONOTONIC) != 0) {
+		pthread_mutex_destroy(&d->cache_mu);
 		pthread_mutex_destroy(&d->mu);
 		free(d);
 		am_err_set(err, "dns: cannot set up condition variables");
 		return NULL;
+	}
+	if (!p->nocache && (d->cache = calloc(DNS_CACHE_SETS * DNS_CACHE_WAYS,
+				sizeof(*d->cache))) == NULL) {
+		am_err_set(err, "dns: out of memory");
+		goto fail;
 	}
 	if ((d->ctx = ub_ctx_create()) == NULL) {
 		am_err_set(err, "dns: libunbound: cannot create a context");
@@ -892,6 +1081,7 @@ void
 dns_free(struct dns *d)
 {
 	struct dns_query *q, *next;
+	size_t            i;
 
 	if (d == NULL)
 		return;
@@ -916,7 +1106,14 @@ dns_free(struct dns *d)
 		close(d->wake[0]);
 	if (d->wake[1] >= 0)
 		close(d->wake[1]);
+	if (d->cache != NULL)
+		for (i = 0; i < DNS_CACHE_SETS * DNS_CACHE_WAYS; i++) {
+			free(d->cache[i].key);
+			rrs_free(d->cache[i].ans.rr, d->cache[i].ans.n);
+		}
+	free(d->cache);
 	pthread_condattr_destroy(&d->condattr);
+	pthread_mutex_destroy(&d->cache_mu);
 	pthread_mutex_destroy(&d->mu);
 	free(d);
 }

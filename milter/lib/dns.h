@@ -15,7 +15,10 @@
  * wait ~17 s on a silent server). So lookups can be started as soon as a
  * name is known (a DKIM-Signature header, a From field) and collected at
  * end of message. One internal thread drives libunbound (ub_fd/ub_process);
- * there is no thread per query.
+ * there is no thread per query. Final answers (records, NXDOMAIN, NODATA)
+ * are also kept in a bounded answer cache for their TTL (at most an hour),
+ * and a lookup found there completes inside dns_start(), without a trip
+ * through libunbound's threads.
  *
  * Results distinguish an answer, NXDOMAIN, NODATA (the name exists, no
  * record of that type), and TEMPFAIL (SERVFAIL, timeout, REFUSED, any other
@@ -86,6 +89,8 @@ struct dns_params {
 	const char *unbound_conf; /* NULL or "": the system resolver */
 	const char *trust_anchor; /* NULL or "": no DNSSEC validation */
 	double      timeout; /* seconds per query; 0: DNS_DEFAULT_TIMEOUT */
+	bool        nocache; /* no answer cache in front of libunbound (tests
+	                        that need every lookup to reach it) */
 };
 
 struct dns;       /* the shared resolver */
@@ -119,6 +124,8 @@ void               dns_answer_free(struct dns_answer *);
 /* Counters, for tests and the benchmark: queries handed to libunbound since
  * dns_new (a DNS_BADNAME query is not counted: nothing is sent). */
 unsigned long dns_queries_started(const struct dns *);
+/* Lookups answered from the answer cache, without libunbound. */
+unsigned long dns_cache_hits(const struct dns *);
 
 /* "ok", "nxdomain", "nodata", "tempfail", "badname". */
 const char *dns_status_str(enum dns_status);

@@ -16,6 +16,7 @@ entries:
     {"type": "MX", "data": [10, "mx.example.com"]}
     {"type": "PTR", "data": "host.example.com"}
     {"type": "CNAME", "data": "other.example.com"}
+    any entry may have "ttl": SECONDS (default 300)
     "TIMEOUT"    every query for the name goes unanswered
     "SERVFAIL"   every query for the name is answered SERVFAIL
     "REFUSED"    every query for the name is answered REFUSED
@@ -120,7 +121,8 @@ def answer(zone, request):
         recs = zone.records(n, qtype)
         if recs:
             for e in recs:
-                reply.add_answer(RR(n + ".", q.qtype, ttl=TTL, rdata=rdata(e)))
+                reply.add_answer(RR(n + ".", q.qtype, ttl=e.get("ttl", TTL),
+                                    rdata=rdata(e)))
             return reply
         cn = zone.records(n, "CNAME")
         if cn and qtype != "CNAME":

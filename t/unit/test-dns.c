@@ -675,14 +675,14 @@ conc_thread(void *arg)
 }
 
 static void
-test_concurrency(struct dns *d)
+test_concurrency(struct dns *d, const char *how)
 {
 	pthread_t   th[CONC_THREADS];
 	struct conc c[CONC_THREADS];
 	atomic_int  bad;
 	int         i, started = 0;
 
-	t_case("concurrency: 8 threads x 200 lookups, all exact");
+	t_casef("concurrency: 8 threads x 200 lookups, all exact (%s)", how);
 	atomic_init(&bad, 0);
 	for (i = 0; i < CONC_THREADS; i++) {
 		c[i].d = d;
@@ -744,12 +744,115 @@ test_timeout(void)
 	dns_free(d);
 }
 
+/* The answer cache in front of libunbound: what it keeps and for how
+ * long, on a resolver of its own so the counts start at 0. */
+static void
+test_cache(void)
+{
+	struct dns_params        p = {.unbound_conf = conf_path, .timeout = 2.0};
+	struct dns              *d = dns_new(&p, NULL);
+	struct dns_answer       *a;
+	struct dns_query        *q;
+	const struct dns_answer *qa;
+	struct timespec          two = {2, 200000000};
+
+	t_case("cache: a second lookup is answered without libunbound");
+	if (!t_assert(d != NULL))
+		return;
+	dns_answer_free(dns_lookup(d, "multi.test", DNS_T_TXT));
+	a = dns_lookup(d, "multi.test", DNS_T_TXT);
+	t_assert_int_eq(dns_queries_started(d), 1);
+	t_assert_int_eq(dns_cache_hits(d), 1);
+	if (t_assert(a != NULL && a->status == DNS_OK && a->n == 3)) {
+		t_assert(has_rr(a, "one", 3));
+		t_assert(has_rr(a, "two", 3));
+		t_assert(has_rr(a, "three", 5));
+		t_assert_str_eq(a->why, "");
+	}
+	dns_answer_free(a);
+
+	t_case("cache: a hit is done inside dns_start()");
+	q = dns_start(d, "multi.test", DNS_T_TXT);
+	t_assert(dns_done(q));
+	qa = dns_wait(q);
+	t_assert_int_eq(qa->status, DNS_OK);
+	t_assert_int_eq(qa->n, 3);
+	dns_query_free(q);
+	t_assert_int_eq(dns_queries_started(d), 1);
+
+	t_case("cache: case and a trailing dot make the same key");
+	a = dns_lookup(d, "MULTI.Test.", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_OK && a->n == 3);
+	dns_answer_free(a);
+	t_assert_int_eq(dns_queries_started(d), 1);
+	t_assert_int_eq(dns_cache_hits(d), 3);
+
+	t_case("cache: the type is part of the key");
+	a = dns_lookup(d, "multi.test", DNS_T_A);
+	t_assert(a != NULL && a->status == DNS_NODATA);
+	dns_answer_free(a);
+	t_assert_int_eq(dns_queries_started(d), 2);
+
+	t_case("cache: NXDOMAIN and NODATA are kept");
+	dns_answer_free(dns_lookup(d, "nx-cache.test", DNS_T_TXT));
+	a = dns_lookup(d, "nx-cache.test", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_NXDOMAIN && a->n == 0);
+	dns_answer_free(a);
+	a = dns_lookup(d, "multi.test", DNS_T_A);
+	t_assert(a != NULL && a->status == DNS_NODATA);
+	dns_answer_free(a);
+	t_assert_int_eq(dns_queries_started(d), 3);
+	t_assert_int_eq(dns_cache_hits(d), 5);
+
+	t_case("cache: a SERVFAIL is not kept");
+	dns_answer_free(dns_lookup(d, "servfail.test", DNS_T_TXT));
+	a = dns_lookup(d, "servfail.test", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_TEMPFAIL);
+	dns_answer_free(a);
+	t_assert_int_eq(dns_queries_started(d), 5);
+	t_assert_int_eq(dns_cache_hits(d), 5);
+
+	t_case("cache: a TTL of 0 is not kept");
+	dns_answer_free(dns_lookup(d, "ttl0.test", DNS_T_TXT));
+	a = dns_lookup(d, "ttl0.test", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_OK && a->n == 1);
+	dns_answer_free(a);
+	t_assert_int_eq(dns_queries_started(d), 7);
+
+	t_case("cache: an answer is kept for its TTL, not longer");
+	dns_answer_free(dns_lookup(d, "ttl1.test", DNS_T_TXT));
+	nanosleep(&two, NULL);
+	a = dns_lookup(d, "ttl1.test", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_OK && a->n == 1);
+	dns_answer_free(a);
+	t_assert_int_eq(dns_queries_started(d), 9);
+	t_assert_int_eq(dns_cache_hits(d), 5);
+
+	t_case("cache: an answer over 4 KiB is not kept");
+	dns_answer_free(dns_lookup(d, "many.test", DNS_T_TXT));
+	dns_answer_free(dns_lookup(d, "many.test", DNS_T_TXT));
+	t_assert_int_eq(dns_queries_started(d), 11);
+	dns_free(d);
+
+	t_case("cache: off with nocache");
+	p.nocache = true;
+	if (!t_assert((d = dns_new(&p, NULL)) != NULL))
+		return;
+	dns_answer_free(dns_lookup(d, "multi.test", DNS_T_TXT));
+	dns_answer_free(dns_lookup(d, "multi.test", DNS_T_TXT));
+	t_assert_int_eq(dns_queries_started(d), 2);
+	t_assert_int_eq(dns_cache_hits(d), 0);
+	dns_free(d);
+}
+
 /* Frees queries at every stage of their life, so the callback and the
  * owner race for them; ASan and valgrind watch. */
 static void
 test_abandon_race(void)
 {
-	struct dns_params p = {.unbound_conf = conf_path, .timeout = 0.2};
+	/* Every lookup must reach libunbound for the race to happen. */
+	struct dns_params p = {
+	    .unbound_conf = conf_path, .timeout = 0.2, .nocache = true};
 	struct dns       *d = dns_new(&p, NULL);
 	struct dns_query *q[60];
 	char              name[32];
@@ -842,8 +945,17 @@ main(int argc, char **argv)
 	test_answers(d);
 	test_badname(d);
 	test_prefetch(d);
-	test_concurrency(d);
+	test_concurrency(d, "answer cache");
 	dns_free(d);
+	/* Again with every lookup through libunbound's threads. */
+	p.nocache = true;
+	if ((d = dns_new(&p, &err)) != NULL) {
+		test_concurrency(d, "no answer cache");
+		dns_free(d);
+	} else
+		t_assert(d != NULL);
+
+	test_cache();
 
 	test_refused();
 	test_timeout();
