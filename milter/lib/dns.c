@@ -82,26 +82,26 @@
 
 /* One cached answer: status OK (with records), NXDOMAIN or NODATA. */
 struct cache_entry {
-	char          *key; /* type octet, then the lower-case name; NULL: free */
-	time_t         expires; /* CLOCK_MONOTONIC seconds */
-	struct dns_answer ans;  /* why is "" */
+	char  *key;     /* type octet, then the lower-case name; NULL: free */
+	time_t expires; /* CLOCK_MONOTONIC seconds */
+	struct dns_answer ans; /* why is "" */
 };
 
 struct dns {
-	struct ub_ctx     *ctx;
-	double             timeout;
-	pthread_t          thread;
-	bool               thread_started;
-	int                wake[2]; /* self-pipe: a byte means "stop" */
-	pthread_mutex_t    mu;      /* guards everything below and queries */
-	pthread_condattr_t condattr;
-	struct dns_query  *queries; /* all live queries, for dns_free() */
-	int                broken;  /* ub_process() failed: its error */
-	atomic_ulong       started;
-	atomic_bool        bg_masked; /* libunbound's thread exists */
-	pthread_mutex_t    cache_mu;  /* guards cache */
-	struct cache_entry *cache;    /* NULL: no cache (dns_params.nocache) */
-	atomic_ulong       cache_hits;
+	struct ub_ctx      *ctx;
+	double              timeout;
+	pthread_t           thread;
+	bool                thread_started;
+	int                 wake[2]; /* self-pipe: a byte means "stop" */
+	pthread_mutex_t     mu;      /* guards everything below and queries */
+	pthread_condattr_t  condattr;
+	struct dns_query   *queries; /* all live queries, for dns_free() */
+	int                 broken;  /* ub_process() failed: its error */
+	atomic_ulong        started;
+	atomic_bool         bg_masked; /* libunbound's thread exists */
+	pthread_mutex_t     cache_mu;  /* guards cache */
+	struct cache_entry *cache;     /* NULL: no cache (dns_params.nocache) */
+	atomic_ulong        cache_hits;
 };
 
 struct dns_query {
@@ -511,8 +511,8 @@ answer_copy(struct dns_answer *dst, const struct dns_answer *src)
 
 /* Fills a (its why left as is) from the cache. True on a hit. */
 static bool
-cache_get(struct dns *d, const char *name, enum dns_type type,
-    struct dns_answer *a)
+cache_get(
+    struct dns *d, const char *name, enum dns_type type, struct dns_answer *a)
 {
 	char                key[DNS_MAX_NAME + 2];
 	struct cache_entry *set;
@@ -541,9 +541,9 @@ static void
 cache_put(struct dns *d, const char *name, enum dns_type type,
     const struct dns_answer *a, int ttl)
 {
-	struct cache_entry  e = {0}, old, *set, *slot = NULL;
-	char                key[DNS_MAX_NAME + 2];
-	size_t              i, bytes = 0;
+	struct cache_entry e = {0}, old, *set, *slot = NULL;
+	char               key[DNS_MAX_NAME + 2];
+	size_t             i, bytes = 0;
 
 	if (d->cache == NULL || ttl <= 0 ||
 	    (a->status != DNS_OK && a->status != DNS_NXDOMAIN &&
@@ -554,8 +554,8 @@ cache_put(struct dns *d, const char *name, enum dns_type type,
 	if (bytes > DNS_CACHE_MAX_ENTRY)
 		return;
 	set = d->cache + cache_key(name, type, key) * DNS_CACHE_WAYS;
-	e.expires =
-	    mono_seconds() + (ttl < DNS_CACHE_MAX_TTL ? ttl : DNS_CACHE_MAX_TTL);
+	e.expires = mono_seconds() +
+		    (ttl < DNS_CACHE_MAX_TTL ? ttl : DNS_CACHE_MAX_TTL);
 	e.ans.why = "";
 	if ((e.key = strdup(key)) == NULL)
 		return;

@@ -90,7 +90,7 @@ struct dns_params {
 	const char *trust_anchor; /* NULL or "": no DNSSEC validation */
 	double      timeout; /* seconds per query; 0: DNS_DEFAULT_TIMEOUT */
 	bool        nocache; /* no answer cache in front of libunbound (tests
-	                        that need every lookup to reach it) */
+				that need every lookup to reach it) */
 };
 
 struct dns;       /* the shared resolver */

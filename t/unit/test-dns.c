@@ -749,10 +749,10 @@ test_timeout(void)
 static void
 test_cache(void)
 {
-	struct dns_params        p = {.unbound_conf = conf_path, .timeout = 2.0};
-	struct dns              *d = dns_new(&p, NULL);
-	struct dns_answer       *a;
-	struct dns_query        *q;
+	struct dns_params  p = {.unbound_conf = conf_path, .timeout = 2.0};
+	struct dns        *d = dns_new(&p, NULL);
+	struct dns_answer *a;
+	struct dns_query  *q;
 	const struct dns_answer *qa;
 	struct timespec          two = {2, 200000000};
 
