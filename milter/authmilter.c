@@ -10,6 +10,16 @@
  * when it does not block it, so libmilter's thread never sees them.
  * SIGHUP/SIGUSR1 reload the configuration and keys; SIGTERM/SIGINT stop
  * accepting and let connections in flight finish.
+ *
+ * Reload and privileges. Keys and the config are read again at every
+ * reload, as the unprivileged user, so at start (as root) the config is
+ * loaded a second time right after the privileges are dropped: a key only
+ * root can read fails then, at start, and not at the first reload. A new
+ * socket_mode is applied to the socket in place. libmilter cannot move its
+ * listening socket, so a new socket makes the daemon drain and re-execute
+ * itself (same pid, same user) on the new one: the unprivileged user must be
+ * able to bind it. The user cannot change without a restart as root: such a
+ * reload is refused.
  */
 #include "config.h"
 
@@ -17,6 +27,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -47,10 +58,13 @@
 /* How long a stop waits for connections in flight (Postfix's
  * milter_content_timeout is 300 s). */
 #define STOP_GRACE_SECONDS 300
+/* Set in the environment of a re-execution (see reload()). */
+#define REEXEC_ENV "AUTHMILTER_REEXEC"
 
 static int         sig_pipe[2] = {-1, -1};
 static const char *conf_file = CONF_DEFAULT_FILE;
 static bool        foreground;
+static bool        reexec; /* this process is a re-execution */
 
 static void
 usage(void)
@@ -211,6 +225,59 @@ daemonize(void)
 	}
 }
 
+/* Whether this process can listen on spec now (after the privileges are
+ * gone): a local socket's directory must be writable, an inet address
+ * bindable. Says why not in why. */
+static bool
+can_listen(const struct am_conf *c, char *why, size_t whysize)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	const char     *at, *colon = strchr(c->socket, ':');
+	char            dir[4096], port[16];
+	int             fd, on = 1, r;
+	bool            ok;
+
+	if (c->socket_path != NULL) {
+		char *slash;
+
+		str_lcpy(dir, c->socket_path, sizeof(dir));
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*(slash == dir ? slash + 1 : slash) = '\0';
+		if (access(dir, W_OK | X_OK) == 0)
+			return true;
+		snprintf(why, whysize, "its directory: %s", strerror(errno));
+		return false;
+	}
+	/* inet:PORT[@HOST] or inet6:PORT[@HOST] (conf_socket_check passed):
+	 * without a host, every address. */
+	if ((at = strchr(c->socket, '@')) == NULL)
+		at = c->socket + strlen(c->socket);
+	if (colon == NULL || (size_t)(at - colon - 1) >= sizeof(port)) {
+		snprintf(why, whysize, "unexpected socket spec");
+		return false;
+	}
+	memcpy(port, colon + 1, (size_t)(at - colon - 1));
+	port[at - colon - 1] = '\0';
+	hints.ai_family =
+	    strncmp(c->socket, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((r = getaddrinfo(*at == '@' ? at + 1 : NULL, port, &hints, &ai)) !=
+	    0) {
+		snprintf(why, whysize, "%s", gai_strerror(r));
+		return false;
+	}
+	ok = (fd = socket(ai->ai_family, SOCK_STREAM, 0)) >= 0 &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
+	     bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (!ok)
+		snprintf(why, whysize, "%s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return ok;
+}
+
 /* Loads the config and makes its context, sharing the resolver of prev
  * when the DNS settings did not change. NULL after logging why. */
 static struct msgauth_ctx *
@@ -237,12 +304,38 @@ same(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static void
+/* Loads the config anew and swaps it in. Returns true when the socket
+ * changed: the caller then re-executes the daemon. */
+static bool
 reload(void)
 {
 	struct msgauth_ctx *old = milter_cb_get_ctx();
 	struct msgauth_ctx *ctx = load(old);
+	bool                moved = false;
 
+	char why[256];
+
+	if (ctx != NULL &&
+	    !same(
+		msgauth_ctx_conf(old)->socket, msgauth_ctx_conf(ctx)->socket) &&
+	    !can_listen(msgauth_ctx_conf(ctx), why, sizeof(why))) {
+		log_msg(LOG_L_ERR, "%s: cannot listen on %s: %s", conf_file,
+		    msgauth_ctx_conf(ctx)->socket, why);
+		msgauth_ctx_unref(ctx);
+		ctx = NULL;
+	}
+	if (ctx != NULL &&
+	    !same(msgauth_ctx_conf(old)->user, msgauth_ctx_conf(ctx)->user)) {
+		/* The privileges to become another user are gone. */
+		log_msg(LOG_L_ERR,
+		    "%s: user \"%s\": the user cannot change while running "
+		    "(privileges were dropped at start); restart authmilter",
+		    conf_file,
+		    msgauth_ctx_conf(ctx)->user ? msgauth_ctx_conf(ctx)->user
+						: "");
+		msgauth_ctx_unref(ctx);
+		ctx = NULL;
+	}
 	if (ctx == NULL) {
 		log_msg(
 		    LOG_L_ERR, "reload failed; the old configuration stays");
@@ -250,20 +343,9 @@ reload(void)
 		const struct am_conf *oc = msgauth_ctx_conf(old);
 		const struct am_conf *nc = msgauth_ctx_conf(ctx);
 
-		/* libmilter cannot move its listening socket, and the
-		 * privileges to become another user are gone: say so rather
-		 * than ignore it. Everything else takes effect now. */
-		if (!same(oc->socket, nc->socket) ||
-		    oc->socket_mode != nc->socket_mode)
-			log_msg(LOG_L_WARNING,
-			    "socket %s (mode %04o): takes a restart; still "
-			    "listening on %s",
-			    nc->socket, nc->socket_mode, oc->socket);
-		if (!same(oc->user, nc->user))
-			log_msg(LOG_L_WARNING,
-			    "user \"%s\": takes a restart (privileges were "
-			    "dropped at start)",
-			    nc->user ? nc->user : "");
+		moved = !same(oc->socket, nc->socket);
+		if (!moved && oc->socket_mode != nc->socket_mode)
+			(void)set_socket_owner(nc, NULL);
 		if (!same(oc->pidfile, nc->pidfile) &&
 		    write_pidfile(nc->pidfile) == 0 && oc->pidfile != NULL)
 			unlink(oc->pidfile);
@@ -276,8 +358,28 @@ reload(void)
 		milter_cb_set_ctx(ctx);
 		log_msg(
 		    LOG_L_NOTICE, "configuration reloaded from %s", conf_file);
+		if (moved)
+			log_msg(LOG_L_NOTICE,
+			    "socket %s: moving from %s; restarting in place",
+			    nc->socket, oc->socket);
 	}
 	msgauth_ctx_unref(old);
+	return moved;
+}
+
+/* After libmilter has stopped: runs this program again, same pid, same
+ * user, on the configuration now in force. Returns only on failure. */
+static void
+reexecute(void)
+{
+	static char path[4096];
+	char       *args[] = {
+		  "authmilter", "-c", path, foreground ? "-f" : NULL, NULL};
+
+	if (str_lcpy(path, conf_file, sizeof(path)) < sizeof(path) &&
+	    setenv(REEXEC_ENV, "1", 1) == 0)
+		execv("/proc/self/exe", args);
+	log_msg(LOG_L_ERR, "cannot re-execute: %s", strerror(errno));
 }
 
 /* A stop lets transactions in flight finish: new ones are refused with a
@@ -321,7 +423,7 @@ main(int argc, char **argv)
 	struct passwd      *pw = NULL;
 	struct sigaction    sa;
 	pthread_t           tid;
-	bool                check_only = false;
+	bool                check_only = false, moved = false;
 	int                 ch, milter_rc = MI_FAILURE;
 	long                ncpu;
 
@@ -350,6 +452,18 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* Reloads read it again after daemonize() has left the directory. */
+	if (conf_file[0] != '/') {
+		char *abs = realpath(conf_file, NULL);
+
+		if (abs == NULL) {
+			fprintf(stderr, "%s: %s\n", conf_file, strerror(errno));
+			return 2;
+		}
+		conf_file = abs;
+	}
+	reexec = getenv(REEXEC_ENV) != NULL;
+	unsetenv(REEXEC_ENV);
 
 	/* libmilter runs a thread per connection and glibc gives busy threads
 	 * arenas of their own (8 per core): at 64 connections that was 3.5 MB
@@ -381,6 +495,13 @@ main(int argc, char **argv)
 			    conf_file, conf->user);
 			return 1;
 		}
+		if (pw->pw_uid == 0) {
+			log_msg(LOG_L_ERR,
+			    "%s: user \"%s\" is root: name an unprivileged "
+			    "user",
+			    conf_file, conf->user);
+			return 1;
+		}
 	} else if (geteuid() == 0) {
 		log_msg(LOG_L_ERR, "%s: refusing to run as root: set user",
 		    conf_file);
@@ -397,10 +518,24 @@ main(int argc, char **argv)
 	set_nodelay_on_listener();
 	if (set_socket_owner(conf, pw) < 0)
 		return 1;
-	if (!foreground)
+	/* A re-execution is detached already, and its pid is the same. */
+	if (!foreground && !reexec)
 		daemonize();
-	if (write_pidfile(conf->pidfile) < 0 || drop_privileges(pw) < 0)
+	if ((!reexec && write_pidfile(conf->pidfile) < 0) ||
+	    drop_privileges(pw) < 0)
 		return 1;
+	if (pw != NULL && getuid() != 0) {
+		struct am_conf *again = conf_load(conf_file, &err);
+
+		if (again == NULL) {
+			log_msg(LOG_L_ERR,
+			    "as user %s: %s (reloads read the configuration "
+			    "and keys as this user)",
+			    pw->pw_name, err.msg);
+			return 1;
+		}
+		conf_unref(again);
+	}
 
 	/* Threads start only now: after fork, after setuid. */
 	ctx = msgauth_ctx_new(conf, NULL, &err);
@@ -410,7 +545,7 @@ main(int argc, char **argv)
 	}
 	milter_cb_set_ctx(ctx);
 
-	if (pipe(sig_pipe) < 0) {
+	if (pipe2(sig_pipe, O_CLOEXEC) < 0) {
 		log_msg(LOG_L_ERR, "pipe: %s", strerror(errno));
 		return 1;
 	}
@@ -458,20 +593,22 @@ main(int argc, char **argv)
 			break;
 		}
 		if (sig == SIGHUP || sig == SIGUSR1) {
-			reload();
-			continue;
-		}
-		log_msg(LOG_L_NOTICE, "stopping on signal %d", sig);
+			if (!(moved = reload()))
+				continue;
+		} else
+			log_msg(LOG_L_NOTICE, "stopping on signal %d", sig);
 		drain();
 		smfi_stop();
 		break;
 	}
 	pthread_join(tid, NULL);
 	ctx = milter_cb_get_ctx();
-	if (msgauth_ctx_conf(ctx)->pidfile != NULL)
+	if (!moved && msgauth_ctx_conf(ctx)->pidfile != NULL)
 		unlink(msgauth_ctx_conf(ctx)->pidfile); /* may fail: not ours */
 	msgauth_ctx_unref(ctx);
 	milter_cb_set_ctx(NULL);
+	if (moved)
+		reexecute();
 	log_msg(LOG_L_NOTICE, "stopped");
-	return milter_rc == MI_SUCCESS ? 0 : 1;
+	return milter_rc == MI_SUCCESS && !moved ? 0 : 1;
 }

@@ -81,6 +81,8 @@ $PY "$top_srcdir/contrib/bench/corpus.py" --out "$W/corpus" \
 cp "$W/corpus/mix.txt" "$OUT/corpus-mix.txt"
 IDX=$W/corpus/index
 KEYS=$W/corpus/keys
+# authmilter reads its keys as the user it runs as (reloads do too).
+[ "$(id -u)" -eq 0 ] && chown nobody "$KEYS"/*.key
 
 $PY "$top_srcdir/t/tools/dnsserver.py" --zone "$W/corpus/zone.json" \
     --port-file "$W/dns.port" --addr 127.0.0.1 &

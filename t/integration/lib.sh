@@ -46,6 +46,16 @@ am_start() {
 	[ -S "$T_TMP/am.sock" ]
 }
 
+# t_wait_socket PATH: waits up to 10 s for a socket file at PATH.
+t_wait_socket() {
+	n=100
+	while [ ! -S "$1" ] && [ $n -gt 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	[ -S "$1" ]
+}
+
 # am_stop: SIGTERM and wait; the exit status goes to $AM_RC.
 am_stop() {
 	kill -TERM "$AM_PID" 2>/dev/null

@@ -8,6 +8,7 @@
 PY=/usr/bin/python3
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 T_PIDS=""
 
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/am-test.XXXXXX")
@@ -35,6 +36,11 @@ t_fail() {
 	[ $# -gt 0 ] && printf '  %s\n' "$@"
 	return 0
 }
+# t_skip NAME REASON: a case that cannot run here, and why.
+t_skip() {
+	T_SKIPPED=$((T_SKIPPED + 1))
+	echo "skip $1 ($2)"
+}
 # t_eq NAME GOT WANT
 t_eq() {
 	if [ "$2" = "$3" ]; then
@@ -44,7 +50,11 @@ t_eq() {
 	fi
 }
 t_done() {
-	echo "$T_PASSED passed, $T_FAILED failed"
+	if [ "$T_SKIPPED" -gt 0 ]; then
+		echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+	else
+		echo "$T_PASSED passed, $T_FAILED failed"
+	fi
 	[ "$T_FAILED" -eq 0 ] && [ "$T_PASSED" -gt 0 ]
 }
 
