@@ -43,9 +43,6 @@
  * signatures the RFC says verifiers accept. */
 #define CONF_RSA_MIN_BITS     1024
 #define CONF_RSA_MAX_MIN_BITS 4096
-/* How many DKIM-Signature fields one message may make us verify; each
- * costs a key lookup and a hash. RFC 6376 6.1 lets a verifier limit it. */
-#define CONF_MAX_SIGNATURES 64
 /* Room for a dotted key path such as "dkim.sign.keys.algorithm". */
 #define CONF_PATH_MAX 96
 
@@ -1112,6 +1109,10 @@ load_table(struct ld *ld)
 		if ((nk = (unsigned int)config_setting_length(ks)) == 0)
 			return ld_err(ld, ks,
 			    "dkim.sign.table.keys must name at least one key");
+		if (nk > CONF_MAX_ROW_KEYS)
+			return ld_err(ld, ks,
+			    "dkim.sign.table.keys names %u keys; at most %d",
+			    nk, CONF_MAX_ROW_KEYS);
 		if ((r->keys = calloc(nk, sizeof(*r->keys))) == NULL)
 			return ld_oom(ld);
 		for (j = 0; j < nk; j++) {

@@ -61,6 +61,14 @@ struct conf_sign_rule {
 	int                     line;
 };
 
+/* How many DKIM-Signature fields one message may make us verify; each
+ * costs a key lookup and a hash (RFC 6376 6.1 lets a verifier limit it).
+ * 29: each gets an Authentication-Results entry beside the two SPF
+ * results and DMARC, and a field holds 32 (AUTHRES_MAX_RESULTS). */
+#define CONF_MAX_SIGNATURES 29
+/* How many keys one signing-table row may sign with. */
+#define CONF_MAX_ROW_KEYS 8
+
 struct am_conf {
 	char              *file; /* the path it was loaded from */
 	char              *socket;

@@ -204,7 +204,10 @@ static const struct {
     {"min_rsa_bits below RFC 8301", "dkim: { min_rsa_bits = 512; };\n", 1,
 	"dkim.min_rsa_bits must be 1024-4096 (got 512)"},
     {"max_signatures zero", "dkim: { max_signatures = 0; };\n", 1,
-	"dkim.max_signatures must be 1-64 (got 0)"},
+	"dkim.max_signatures must be 1-29 (got 0)"},
+    {"max_signatures past what one A-R field holds",
+	"dkim: { max_signatures = 30; };\n", 1,
+	"dkim.max_signatures must be 1-29 (got 30)"},
     {"bad CIDR prefix",
 	"trusted_networks = [\"127.0.0.0/8\",\n  \"10.0.0.0/33\"];\n", 2,
 	"bad CIDR \"10.0.0.0/33\" in trusted_networks"},
@@ -438,6 +441,14 @@ static const struct {
 	"table = ( { from = \"*\"; keys = [\"a\", \"a\"]; } );\n"
 	"}; };\n",
 	3, "key \"a\" listed twice in dkim.sign.table row"},
+    {"table row with 9 keys",
+	"dkim: { sign: {\n"
+	"keys = ( { name = \"a\"; domain = \"example.com\"; selector = \"s\";"
+	" file = \"@D@/rsa1024.key\"; } );\n"
+	"table = ( { from = \"*\";\n"
+	" keys = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\"]; } );\n"
+	"}; };\n",
+	4, "dkim.sign.table.keys names 9 keys; at most 8"},
 };
 
 static void
