@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -352,7 +353,7 @@ cmd_sign(int argc, char **argv)
 	struct msgauth_result res;
 	FILE                 *copy;
 	char                  buf[CHECK_CHUNK];
-	size_t                i, n;
+	size_t                i, n, signed_n = 0;
 
 	parse_opts(argc, argv, &o);
 	if (o.conf == NULL)
@@ -378,6 +379,10 @@ cmd_sign(int argc, char **argv)
 		if (res.edit[i - 1].type == MSGAUTH_EDIT_INSERT) {
 			const char *p;
 
+			if (strcasecmp(
+				res.edit[i - 1].name, "DKIM-Signature") == 0)
+				signed_n++;
+
 			printf("%s:", res.edit[i - 1].name);
 			for (p = res.edit[i - 1].value; *p != '\0'; p++) {
 				if (*p == '\n' && (p == res.edit[i - 1].value ||
@@ -391,11 +396,19 @@ cmd_sign(int argc, char **argv)
 	while ((n = fread(buf, 1, sizeof(buf), copy)) > 0)
 		fwrite(buf, 1, n, stdout);
 	fclose(copy);
+	/* The message is printed whatever happens, so a pipe loses nothing;
+	 * the exit status says whether it was signed. */
 	if (res.reply.verdict != MSGAUTH_ACCEPT)
-		fprintf(stderr, "authmilter-check: %s\n", res.summary);
+		fprintf(
+		    stderr, "authmilter-check: not signed: %s\n", res.summary);
+	else if (signed_n == 0)
+		fprintf(stderr,
+		    "authmilter-check: not signed: no dkim.sign.table row "
+		    "matches the From address (%s)\n",
+		    res.summary);
 	msgauth_free(m);
 	msgauth_ctx_unref(ctx);
-	return 0;
+	return signed_n > 0 && res.reply.verdict == MSGAUTH_ACCEPT ? 0 : 1;
 }
 
 static int

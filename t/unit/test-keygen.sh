@@ -178,4 +178,26 @@ t_eq "missing directory: exit 1" "$?" 1
 t_eq "missing directory: message" \
     "$(grep -c '^authmilter-keygen: cannot create' "$T_TMP/nodir.err")" 1
 
+# --- authmilter-check sign with the key just made: signs what a table row
+# matches, and says so (exit 1) when it signs nothing ---
+CHECK=$top_builddir/milter/authmilter-check
+cat > "$T_TMP/sign.conf" <<EOC
+dkim: { sign: {
+	keys = ( { name = "k"; domain = "example.test"; selector = "sel1"; file = "$D/sel1.key"; } );
+	table = ( { from = "*@example.test"; keys = ["k"]; } );
+}; };
+EOC
+printf 'From: a@example.test\nSubject: s\n\nbody\n' |
+    "$CHECK" sign -c "$T_TMP/sign.conf" >"$T_TMP/signed.out" 2>"$T_TMP/signed.err"
+t_eq "check sign: exit 0 when signed" "$?" 0
+t_eq "check sign: one signature, s=sel1" \
+    "$(grep -c '^DKIM-Signature:.* s=sel1;' "$T_TMP/signed.out")" 1
+printf 'From: a@other.test\nSubject: s\n\nbody\n' |
+    "$CHECK" sign -c "$T_TMP/sign.conf" >"$T_TMP/unsigned.out" 2>"$T_TMP/unsigned.err"
+t_eq "check sign: exit 1 when no row matches" "$?" 1
+t_eq "check sign: ... says why" \
+    "$(grep -c 'not signed: no dkim.sign.table row matches the From address' "$T_TMP/unsigned.err")" 1
+t_eq "check sign: ... and still prints the message, unsigned" \
+    "$(tr -d '\r' < "$T_TMP/unsigned.out" | tr '\n' '|')" "From: a@other.test|Subject: s||body|"
+
 t_done
