@@ -14,8 +14,12 @@ for page in "$top_srcdir"/man/*.[0-9]; do
 		t_fail "mandoc -Tlint $name" "mandoc is not installed (apt-get install mandoc)"
 		continue
 	fi
-	out=$(mandoc -Tlint -W warning "$page" 2>&1)
-	t_eq "mandoc -Tlint $name" "$out" ""
+	# Style too; our own pages are not installed yet, and the system's
+	# mandoc.db may be stale: those two notes are not about the page.
+	out=$(mandoc -Tlint -W style "$page" 2>&1 |
+	    grep -v -e 'referenced manual not found: Xr authmilter' \
+		-e 'outdated mandoc.db')
+	t_eq "mandoc -Tlint -W style $name" "$out" ""
 done
 
 out=$("$top_builddir/milter/authmilter" -n -c "$top_srcdir/conf/authmilter.conf" 2>&1)
