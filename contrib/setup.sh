@@ -50,15 +50,36 @@ test)
 	install $BUILD_PKGS $TEST_PKGS
 	autoreconf -fi
 	status=0
-	build build --enable-werror
-	(cd build && make -j"$jobs" check) || status=1
-	build build-san --enable-werror --enable-sanitizers
-	(cd build-san && make -j"$jobs" check) || status=1
+	: >/tmp/am-summary.$$
+	# A build that fails counts as one failed test, and the closing line
+	# is still printed.
+	broken() {
+		echo "FAIL: build $1"
+		echo "0 passed, 1 failed, 0 skipped" >>/tmp/am-summary.$$
+		status=1
+	}
+	if build build --enable-werror; then
+		(cd build && make -j"$jobs" check) || status=1
+		sh t/summary.sh build >>/tmp/am-summary.$$ || status=1
+	else
+		broken build
+	fi
+	if build build-san --enable-werror --enable-sanitizers; then
+		(cd build-san && make -j"$jobs" check) || status=1
+		sh t/summary.sh build-san >>/tmp/am-summary.$$ || status=1
+	else
+		broken build-san
+	fi
 	# Every parser's libFuzzer target, from its seeds, briefly.
-	build build-fuzz --enable-werror --enable-fuzzing CC=clang
-	sh t/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-10}" > build-fuzz/fuzz.log 2>&1 ||
-	    status=1
-	grep -E '^(ok|FAIL)' build-fuzz/fuzz.log
+	if build build-fuzz --enable-werror --enable-fuzzing CC=clang; then
+		sh t/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-10}" \
+		    >build-fuzz/fuzz.log 2>&1 || status=1
+		grep -E '^(ok|FAIL)' build-fuzz/fuzz.log
+		tail -n 1 build-fuzz/fuzz.log | sed 's/$/, 0 skipped/' \
+		    >>/tmp/am-summary.$$
+	else
+		broken build-fuzz
+	fi
 	# Failing tests' logs first, so the closing line stays last.
 	for d in build build-san; do
 		for trs in $(find "$d/t" -name '*.trs' 2>/dev/null | sort); do
@@ -67,9 +88,6 @@ test)
 			tail -n 60 "${trs%.trs}.log"
 		done
 	done
-	sh t/summary.sh build >/tmp/am-summary.$$ || status=1
-	sh t/summary.sh build-san >>/tmp/am-summary.$$ || status=1
-	tail -n 1 build-fuzz/fuzz.log | sed 's/$/, 0 skipped/' >>/tmp/am-summary.$$
 	awk -F'[ ,]+' '{p += $1; f += $3; s += $5}
 	    END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' \
 	    /tmp/am-summary.$$
