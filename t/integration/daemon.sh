@@ -84,6 +84,35 @@ miltc_run --mail-from a@client.test --close-after-body-bytes 70000 < "$T_TMP/big
 out=$(msg "" | miltc_run --mail-from a@client.test)
 t_eq "serves after abort and a lost client" "$(printf '%s\n' "$out" | grep '^reply eom:')" "reply eom: accept"
 
+# 5b. Garbage on the milter socket: random bytes, a packet claiming 1 GB, a
+# truncated option negotiation. Each connection is dropped; the daemon goes
+# on serving.
+$PY - "$T_TMP/am.sock" <<'EOPY'
+import os, random, socket, struct, sys
+random.seed(7)
+payloads = [
+    bytes(random.getrandbits(8) for _ in range(5000)),
+    struct.pack(">I", 1 << 30) + b"O" + b"\0" * 64,
+    struct.pack(">I", 13) + b"O" + struct.pack(">III", 6, 0x1ff, 0x1fffff)[:8],
+    struct.pack(">I", 0),
+]
+for p in payloads:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(p)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+EOPY
+kill -0 "$AM_PID" 2>/dev/null && t_ok "alive after garbage on the socket" || t_fail "alive after garbage on the socket"
+out=$(msg "" | miltc_run --mail-from a@client.test)
+t_eq "serves after garbage on the socket" "$(printf '%s\n' "$out" | grep '^reply eom:')" "reply eom: accept"
+
 # 6. -n: a good config, and a bad one with file:line.
 if "$AM" -n -c "$T_TMP/am.conf" >/dev/null 2>&1; then t_ok "-n accepts a good config"; else t_fail "-n accepts a good config"; fi
 am_conf "$T_TMP/bad.conf" 'dns: { timout = 1; };'
