@@ -16,7 +16,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev
  libssl-dev libunbound-dev libconfig-dev libidn2-dev"
 TEST_PKGS="python3 python3-dnslib python3-spf python3-yaml python3-dkim
  python3-dnspython libmail-dkim-perl libnet-dns-perl mandoc valgrind clang
- libclang-rt-14-dev postfix swaks"
+ libclang-rt-14-dev postfix swaks ldnsutils"
 
 install() {
 	$SUDO apt-get update -q

@@ -6,6 +6,8 @@
  *	test-dns DNS_CONF [DNS_LOG [REFUSE_CONF]]
  *
  * REFUSE_CONF is DNS_CONF plus a local zone "refuse.test." of type refuse.
+ * SEC_CONF serves the DNSSEC-signed zone sec.test. (bad.sec.test's record
+ * altered after signing); SEC_TA is its trust anchor (a DS record).
  */
 #include "config.h"
 
@@ -20,7 +22,7 @@
 #include "dns.h"
 #include "test.h"
 
-static const char *conf_path, *log_path, *refuse_conf;
+static const char *conf_path, *log_path, *refuse_conf, *sec_conf, *sec_ta;
 
 static double
 now(void)
@@ -744,6 +746,69 @@ test_timeout(void)
 	dns_free(d);
 }
 
+/* DNSSEC status: secure with the trust anchor, bogus (a TEMPFAIL) for a
+ * record whose signature fails, neither without an anchor. */
+static void
+test_dnssec(void)
+{
+	struct dns_params p = {
+	    .unbound_conf = sec_conf, .trust_anchor = sec_ta};
+	struct dns        *d;
+	struct dns_answer *a;
+	int                i;
+
+	t_case("dnssec: the test zone and anchor are there");
+	if (!t_assert(sec_conf != NULL && sec_ta != NULL))
+		return;
+	d = dns_new(&p, NULL);
+	if (!t_assert(d != NULL))
+		return;
+	/* The second lookup comes from the answer cache: same status. */
+	for (i = 0; i < 2; i++) {
+		t_casef("dnssec: a signed answer is secure (%s)",
+		    i == 0 ? "libunbound" : "answer cache");
+		a = dns_lookup(d, "txt.sec.test", DNS_T_TXT);
+		if (t_assert(a != NULL)) {
+			t_assert_int_eq(a->status, DNS_OK);
+			t_assert(a->secure);
+			t_assert(!a->bogus);
+			t_assert(a->n == 1 &&
+				 strcmp(a->rr[0].data, "v=spf1 -all") == 0);
+		}
+		dns_answer_free(a);
+	}
+	t_assert_int_eq(dns_cache_hits(d), 1);
+
+	t_case("dnssec: a signed NXDOMAIN is secure");
+	a = dns_lookup(d, "nx.sec.test", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_NXDOMAIN && a->secure);
+	dns_answer_free(a);
+
+	t_case("dnssec: a record whose signature fails is a bogus TEMPFAIL");
+	a = dns_lookup(d, "bad.sec.test", DNS_T_TXT);
+	if (t_assert(a != NULL)) {
+		t_assert_int_eq(a->status, DNS_TEMPFAIL);
+		t_assert(a->bogus);
+		t_assert(!a->secure);
+		t_assert_str_eq(a->why, "DNSSEC bogus");
+		t_assert_int_eq(a->n, 0);
+	}
+	dns_answer_free(a);
+	dns_free(d);
+
+	t_case("dnssec: without a trust anchor, the same answers are insecure");
+	p.trust_anchor = NULL;
+	if (!t_assert((d = dns_new(&p, NULL)) != NULL))
+		return;
+	a = dns_lookup(d, "bad.sec.test", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_OK && !a->secure && !a->bogus);
+	dns_answer_free(a);
+	a = dns_lookup(d, "txt.sec.test", DNS_T_TXT);
+	t_assert(a != NULL && a->status == DNS_OK && !a->secure);
+	dns_answer_free(a);
+	dns_free(d);
+}
+
 /* The answer cache in front of libunbound: what it keeps and for how
  * long, on a resolver of its own so the counts start at 0. */
 static void
@@ -929,6 +994,8 @@ main(int argc, char **argv)
 	conf_path = argv[1];
 	log_path = argc > 2 ? argv[2] : NULL;
 	refuse_conf = argc > 3 ? argv[3] : NULL;
+	sec_conf = argc > 4 ? argv[4] : NULL;
+	sec_ta = argc > 5 ? argv[5] : NULL;
 
 	test_rdata_table();
 	test_rdata_limits();
@@ -956,6 +1023,7 @@ main(int argc, char **argv)
 		t_assert(d != NULL);
 
 	test_cache();
+	test_dnssec();
 
 	test_refused();
 	test_timeout();
