@@ -28,7 +28,8 @@
 /* A %{...} value longer than this is cut: the output of one domain-spec is
  * cut to 253 octets anyway, and an explanation to SPF_MAX_EXPLANATION. */
 #define SPF_MACRO_VALUE_MAX 1024
-/* Ceiling of one domain-spec expansion before the 7.3 truncation. */
+/* The buffer a domain-spec is expanded in: past it, labels that the 7.3
+ * cut can no longer keep are dropped from the left (see sink_put()). */
 #define SPF_EXPAND_MAX 8192
 /* Room for the validated names: max_ptr may be raised up to this. */
 #define SPF_PTR_CAP 64
@@ -150,28 +151,102 @@ is_unreserved(int c)
 	return str_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* Where an expansion goes. */
+struct sink {
+	struct buf         *out;
+	enum spf_macro_kind kind;
+};
+
+/*
+ * RFC 7208 7.3 keeps the right-most labels of an expanded domain-spec
+ * within SPF_MAX_DOMAIN octets. Once a partial expansion is longer than
+ * SPF_MAX_DOMAIN + 1 octets, whatever comes after it, the cut cannot keep
+ * a label that starts before its last SPF_MAX_DOMAIN + 1 octets: drop
+ * those labels. When no label starts there, the last label alone is longer
+ * than any name: it is kept to its first SPF_MAX_DOMAIN + 1 octets, so
+ * that it is still too long if it ends the name, and is still dropped by
+ * the cut if labels follow. Returns false when there is nothing to drop.
+ */
+static bool
+domain_compact(struct buf *b)
+{
+	const size_t keep = SPF_MAX_DOMAIN + 1;
+	size_t       from, i;
+
+	if (b->len <= keep)
+		return false;
+	from = b->len - keep; /* >= 1 */
+	for (i = from; i <= b->len; i++)
+		if (b->data[i - 1] == '.')
+			break;
+	if (i > b->len) {
+		/* No label starts in the last keep octets: keep the start of
+		 * the last label. */
+		for (i = from - 1; i > 0 && b->data[i - 1] != '.'; i--)
+			;
+		memmove(b->data, b->data + i, keep);
+		b->len = keep;
+	} else {
+		memmove(b->data, b->data + i, b->len - i);
+		b->len -= i;
+	}
+	b->data[b->len] = '\0';
+	return true;
+}
+
+/* Appends [p, p + n) to the expansion. Returns 0, or -1 when out of
+ * memory or past the ceiling. */
 static int
-put_escaped(struct buf *out, const char *p, size_t n, bool escape)
+sink_put(struct sink *s, const char *p, size_t n)
+{
+	struct buf *b = s->out;
+
+	if (s->kind != SPF_MACRO_DOMAIN)
+		return buf_append(b, p, n);
+	while (n > 0) {
+		size_t room = b->max - b->len, k;
+
+		if (room == 0) {
+			if (!domain_compact(b))
+				return -1; /* a ceiling too small for a name */
+			continue;
+		}
+		k = n < room ? n : room;
+		if (buf_append(b, p, k) < 0)
+			return -1;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static int
+put_escaped(struct sink *s, const char *p, size_t n, bool escape)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t            i;
+	size_t            i = 0, j;
 
 	if (!escape)
-		return buf_append(out, p, n);
-	for (i = 0; i < n; i++) {
+		return sink_put(s, p, n);
+	while (i < n) {
 		unsigned char c = (unsigned char)p[i];
 		char          e[3];
 
 		if (is_unreserved(c)) {
-			if (buf_append_char(out, (char)c) < 0)
+			for (j = i + 1;
+			     j < n && is_unreserved((unsigned char)p[j]); j++)
+				;
+			if (sink_put(s, p + i, j - i) < 0)
 				return -1;
+			i = j;
 			continue;
 		}
 		e[0] = '%';
 		e[1] = hex[c >> 4];
 		e[2] = hex[c & 15];
-		if (buf_append(out, e, 3) < 0)
+		if (sink_put(s, e, 3) < 0)
 			return -1;
+		i++;
 	}
 	return 0;
 }
@@ -262,7 +337,7 @@ macro_value(
  * rightmost ndigits parts (0: all), join with ".". */
 static int
 macro_transform(const char *v, size_t n, const char *delims, size_t ndelims,
-    unsigned int ndigits, bool reverse, bool escape, struct buf *out)
+    unsigned int ndigits, bool reverse, bool escape, struct sink *out)
 {
 	size_t       parts = 1, i, start, end, skip, k;
 	unsigned int keep;
@@ -284,7 +359,7 @@ macro_transform(const char *v, size_t n, const char *delims, size_t ndelims,
 				if (put_escaped(
 					out, v + start, k - start, escape) < 0)
 					return -1;
-				if (k < n && buf_append_char(out, '.') < 0)
+				if (k < n && sink_put(out, ".", 1) < 0)
 					return -1;
 				start = k + 1;
 			}
@@ -310,7 +385,7 @@ macro_transform(const char *v, size_t n, const char *delims, size_t ndelims,
 			return -1;
 		if (start == 0)
 			break;
-		if (buf_append_char(out, '.') < 0)
+		if (sink_put(out, ".", 1) < 0)
 			return -1;
 		end = start - 1;
 	}
@@ -322,7 +397,8 @@ int
 spf_macro_expand(const char *p, size_t n, enum spf_macro_kind kind,
     const struct spf_macro_vars *vars, struct buf *out)
 {
-	size_t i = 0;
+	struct sink s = {out, kind};
+	size_t      i = 0;
 
 	while (i < n) {
 		unsigned char c = (unsigned char)p[i];
@@ -342,7 +418,7 @@ spf_macro_expand(const char *p, size_t n, enum spf_macro_kind kind,
 				if (!(c == ' ' && kind == SPF_MACRO_EXPLAIN))
 					return 1;
 			}
-			if (vars && buf_append_char(out, (char)c) < 0)
+			if (vars && sink_put(&s, p + i, 1) < 0)
 				return -1;
 			i++;
 			continue;
@@ -351,17 +427,17 @@ spf_macro_expand(const char *p, size_t n, enum spf_macro_kind kind,
 			return 1;
 		switch (p[i + 1]) {
 		case '%':
-			if (vars && buf_append_char(out, '%') < 0)
+			if (vars && sink_put(&s, "%", 1) < 0)
 				return -1;
 			i += 2;
 			continue;
 		case '_':
-			if (vars && buf_append_char(out, ' ') < 0)
+			if (vars && sink_put(&s, " ", 1) < 0)
 				return -1;
 			i += 2;
 			continue;
 		case '-':
-			if (vars && buf_append_str(out, "%20") < 0)
+			if (vars && sink_put(&s, "%20", 3) < 0)
 				return -1;
 			i += 2;
 			continue;
@@ -411,7 +487,7 @@ spf_macro_expand(const char *p, size_t n, enum spf_macro_kind kind,
 		}
 		vn = macro_value(letter, vars, v, sizeof(v));
 		if (macro_transform(v, vn, delims, ndelims, ndigits, reverse,
-			upper, out) < 0)
+			upper, &s) < 0)
 			return -1;
 	}
 	return 0;
@@ -1134,7 +1210,7 @@ count_void(struct spf_query *q, const char *name)
 }
 
 /* Expands a domain-spec (or the frame's domain when spec is NULL) into
- * out, truncated per RFC 7208 7.3. Returns 0, or -1 on a limit or OOM. */
+ * out, truncated per RFC 7208 7.3. Returns 0, or -1 on OOM. */
 static int
 target_name(struct spf_query *q, const char *domain, const char *spec,
     size_t len, char out[SPF_MAX_DOMAIN + 2])
@@ -1142,6 +1218,7 @@ target_name(struct spf_query *q, const char *domain, const char *spec,
 	struct spf_macro_vars v;
 	struct buf            b;
 	size_t                n;
+	int                   rc;
 
 	if (spec == NULL) {
 		str_lcpy(out, domain, SPF_MAX_DOMAIN + 2);
@@ -1149,7 +1226,13 @@ target_name(struct spf_query *q, const char *domain, const char *spec,
 	}
 	buf_init(&b, SPF_EXPAND_MAX);
 	vars_init(q, domain, &v);
-	if (spf_macro_expand(spec, len, SPF_MACRO_DOMAIN, &v, &b) != 0) {
+	rc = spf_macro_expand(spec, len, SPF_MACRO_DOMAIN, &v, &b);
+	if (rc != 0) {
+		/* The syntax was checked with the record, and the buffer holds
+		 * any name (labels are dropped from the left as it fills): only
+		 * memory can run out. */
+		if (rc < 0)
+			q->oom = true;
 		buf_free(&b);
 		return -1;
 	}
@@ -1601,8 +1684,11 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
 				if (target_name(q, f->domain,
 					f->rec + f->redir_off, f->redir_len,
 					name) < 0) {
-					set_reason(q, "macro expansion failed");
-					r = SPF_PERMERROR;
+					set_reason(q,
+					    q->oom ? "out of memory"
+						   : "macro expansion failed");
+					r = q->oom ? SPF_TEMPERROR
+						   : SPF_PERMERROR;
 					goto out;
 				}
 				if (!count_term(q, "redirect")) {

@@ -131,8 +131,14 @@ enum spf_macro_kind {
 
 /*
  * Expands a macro-string (RFC 7.1-7.3) into out (appended). vars NULL:
- * checks the syntax only. Returns 0; 1 for a syntax error (permerror where
- * the RFC says so); -1 when out's ceiling or memory is exceeded.
+ * checks the syntax only. A domain-spec (out empty at the start) never
+ * passes out's ceiling: labels that the RFC 7208 7.3 cut could no longer
+ * keep are dropped from the left as it grows, so spf_domain_truncate() of
+ * what is left gives the name of the whole expansion (a last label longer
+ * than a name is kept to SPF_MAX_DOMAIN + 1 octets: still too long).
+ * Returns 0; 1 for a syntax error (permerror where the RFC says so); -1
+ * when out of memory, or out's ceiling is exceeded by an explain-string or
+ * is too small (SPF_MAX_DOMAIN + 1 octets or less) for a domain-spec.
  */
 int spf_macro_expand(const char *p, size_t n, enum spf_macro_kind,
     const struct spf_macro_vars *vars, struct buf *out);

@@ -4,7 +4,9 @@
  * then the macro-string, a NUL, and the local-part (any bytes). Checks:
  * syntax-only and full expansion agree; the output never passes the
  * buffer's ceiling; truncation leaves at most 253 octets unless a single
- * label is longer, and always a suffix of what it was given.
+ * label is longer, and always a suffix of what it was given; a domain-spec
+ * expanded in a small buffer (labels dropped from the left as it fills)
+ * names, after the truncation, what the whole expansion names.
  */
 #include "config.h"
 
@@ -23,6 +25,44 @@ static const char *
 ptr_cb(void *arg)
 {
 	return arg;
+}
+
+/* The name spf.c's target_name() takes from an expansion: truncated, and
+ * a single label longer than a name cut to SPF_MAX_DOMAIN + 1 octets. */
+static size_t
+name_of(char *p, size_t n)
+{
+	n = spf_domain_truncate(p, n, SPF_MAX_DOMAIN);
+	return n > SPF_MAX_DOMAIN + 1 ? SPF_MAX_DOMAIN + 1 : n;
+}
+
+/* Expands spec again in a buffer just large enough to hold a name and
+ * compares the names with the whole expansion's in whole. */
+static void
+check_window(const char *spec, size_t slen, const struct spf_macro_vars *v,
+    const struct buf *whole)
+{
+	struct buf w;
+	char      *copy;
+	size_t     nw, nf;
+
+	buf_init(&w, SPF_MAX_DOMAIN + 2 + 16);
+	if (spf_macro_expand(spec, slen, SPF_MACRO_DOMAIN, v, &w) != 0)
+		abort();
+	if (w.len > w.max)
+		abort();
+	copy = malloc(whole->len + 1);
+	if (copy != NULL && w.len > 0) {
+		memcpy(copy, whole->data, whole->len + 1);
+		nf = name_of(copy, whole->len);
+		nw = name_of(w.data, w.len);
+		if (nf != nw || memcmp(copy, w.data, nw) != 0)
+			abort();
+	} else if (copy != NULL && whole->len > 0) {
+		abort();
+	}
+	free(copy);
+	buf_free(&w);
 }
 
 int
@@ -92,6 +132,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(copy);
 		}
 	}
+	if (rc == 0 && kind == SPF_MACRO_DOMAIN && max == 0)
+		check_window(spec, slen, &v, &b);
 	buf_free(&b);
 	free(spec);
 	free(local);

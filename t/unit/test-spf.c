@@ -250,6 +250,31 @@ vars_set(struct spf_macro_vars *v, struct ipaddr *ip, int ip6)
 	v->now = 1700000000;
 }
 
+/* The 500-octet local-part of the RFC 7208 7.3 cases: 50 labels
+ * "l00xxxxxx" .. "l49xxxxxxz" (t/data/spf/zone.json has the name it
+ * gives). */
+static void
+long_local(char out[501])
+{
+	size_t n = 0;
+	int    i;
+
+	for (i = 0; i < 50; i++)
+		n += (size_t)snprintf(
+		    out + n, 501 - n, "%sl%02dxxxxxx", i ? "." : "", i);
+	out[n++] = 'z';
+	out[n] = '\0';
+}
+
+/* The right-most labels of "%{l}." x 40 "lp.longl.example.test" with
+ * long_local(), cut to 253 octets. */
+#define LONG_L_NAME                                                            \
+	"l27xxxxxx.l28xxxxxx.l29xxxxxx.l30xxxxxx.l31xxxxxx.l32xxxxxx."         \
+	"l33xxxxxx.l34xxxxxx.l35xxxxxx.l36xxxxxx.l37xxxxxx.l38xxxxxx."         \
+	"l39xxxxxx.l40xxxxxx.l41xxxxxx.l42xxxxxx.l43xxxxxx.l44xxxxxx."         \
+	"l45xxxxxx.l46xxxxxx.l47xxxxxx.l48xxxxxx.l49xxxxxxz.lp.longl."         \
+	"example.test"
+
 static void
 test_macros(void)
 {
@@ -337,6 +362,63 @@ test_macros(void)
 		    spf_macro_expand("%{l}", 4, SPF_MACRO_DOMAIN, &v, &b), -1);
 		t_assert(b.len <= 100);
 		free(big);
+	}
+
+	/* RFC 7208 7.3: an expansion longer than the buffer loses labels on
+	 * the left, never the whole name: what is left gives, after the 253
+	 * cut, the same name as the whole expansion. */
+	t_case("macro: 40 %{l} of 500 octets in a 600-octet buffer");
+	{
+		char       local[501], spec[300];
+		struct buf whole;
+		size_t     n = 0, k;
+
+		long_local(local);
+		for (k = 0; k < 40; k++)
+			n += (size_t)snprintf(
+			    spec + n, sizeof(spec) - n, "%%{l}.");
+		n += (size_t)snprintf(
+		    spec + n, sizeof(spec) - n, "lp.longl.example.test");
+		vars_set(&v, &ip, 0);
+		v.local = local;
+		buf_init(&whole, 0);
+		t_assert_int_eq(
+		    spf_macro_expand(spec, n, SPF_MACRO_DOMAIN, &v, &whole), 0);
+		t_assert_int_eq(whole.len, 40 * 501 + 21);
+		whole.len =
+		    spf_domain_truncate(whole.data, whole.len, SPF_MAX_DOMAIN);
+		t_assert_str_eq(whole.data, LONG_L_NAME);
+		buf_free(&whole);
+		buf_free(&b);
+		buf_init(&b, 600);
+		t_assert_int_eq(
+		    spf_macro_expand(spec, n, SPF_MACRO_DOMAIN, &v, &b), 0);
+		t_assert(b.len <= 600);
+		b.len = spf_domain_truncate(b.data, b.len, SPF_MAX_DOMAIN);
+		t_assert_str_eq(b.data, LONG_L_NAME);
+
+		t_case("macro: a label longer than a name, then labels");
+		memset(local, 'a', 500);
+		local[500] = '\0';
+		buf_free(&b);
+		buf_init(&b, 600);
+		t_assert_int_eq(spf_macro_expand("%{l}%{l}%{l}%{l}.example.com",
+				    28, SPF_MACRO_DOMAIN, &v, &b),
+		    0);
+		t_assert(b.len <= 600);
+		b.len = spf_domain_truncate(b.data, b.len, SPF_MAX_DOMAIN);
+		t_assert_str_eq(b.data, "example.com");
+
+		t_case("macro: a last label longer than a name stays too long");
+		buf_free(&b);
+		buf_init(&b, 600);
+		t_assert_int_eq(spf_macro_expand("x.%{l}%{l}%{l}%{l}", 18,
+				    SPF_MACRO_DOMAIN, &v, &b),
+		    0);
+		t_assert(b.len <= 600);
+		b.len = spf_domain_truncate(b.data, b.len, SPF_MAX_DOMAIN);
+		t_assert(b.len > SPF_MAX_DOMAIN);
+		t_assert(strspn(b.data, "a") == b.len);
 	}
 	buf_free(&b);
 }
@@ -469,7 +551,7 @@ test_hosts(const char *conf)
 	struct spf_query *q;
 	struct ipaddr     ip;
 	size_t            i;
-	char              sender[300];
+	char              sender[600];
 
 	t_case("check_host: resolver");
 	if (!t_assert(dns != NULL)) {
@@ -508,6 +590,32 @@ test_hosts(const char *conf)
 			    "x@voids.example.test", NULL),
 	    SPF_NEUTRAL);
 	t_assert_int_eq(spf_void_lookups(q), 3);
+	spf_query_free(q);
+
+	/* RFC 7208 7.3: "exists:%{l}." x 40 "lp.longl.example.test" with a
+	 * 500-octet local-part expands to 20061 octets; the name asked is
+	 * its right-most labels within 253 (which exist), not a permerror. */
+	t_case("check_host: 40 %{l} of a 500-octet local-part cut from the "
+	       "left");
+	sp.max_void = 0;
+	q = spf_query_new(dns, &sp);
+	ipaddr_parse(&ip, "192.0.2.1");
+	{
+		char local[501];
+
+		long_local(local);
+		snprintf(
+		    sender, sizeof(sender), "%s@longl.example.test", local);
+	}
+	t_assert_str_eq(spf_result_str(spf_check_host(
+			    q, &ip, "longl.example.test", sender, NULL)),
+	    "pass");
+	t_assert(strncmp(spf_reason(q), "matched exists:", 15) == 0);
+	t_case("check_host: 40 %{l} of a short local-part");
+	t_assert_str_eq(
+	    spf_result_str(spf_check_host(
+		q, &ip, "longl.example.test", "ab@longl.example.test", NULL)),
+	    "fail");
 	spf_query_free(q);
 	dns_free(dns);
 }
