@@ -1488,6 +1488,32 @@ test_dns(const char *conf)
 		msg_free(&m);
 	}
 	buf_free(&t);
+
+	/* Streaming: the key is asked for when its field arrives, so the
+	 * answer comes while the body streams in, not at end of message. */
+	t_case("dns: the key lookup starts at the DKIM-Signature field");
+	msg_text(&m, "DKIM-Signature: v=1; a=rsa-sha256; "
+		     "d=football.example.com; s=revoked; h=from; bh=AAAA; "
+		     "b=AAAA\nFrom: a@b\n\nx\n");
+	v = dkim_verify_new(dns, &p);
+	if (t_assert(v != NULL)) {
+		unsigned long before =
+		    dns_queries_started(dns) + dns_cache_hits(dns);
+
+		dkim_verify_header(v, hdr_list_get(m.h, 0));
+		t_assert_int_eq(
+		    dns_queries_started(dns) + dns_cache_hits(dns) - before, 1);
+		dkim_verify_header(v, hdr_list_get(m.h, 1));
+		dkim_verify_eoh(v, m.h);
+		dkim_verify_body(v, m.body.data, m.body.len);
+		dkim_verify_eom(v, m.h);
+		t_assert_int_eq(
+		    dns_queries_started(dns) + dns_cache_hits(dns) - before, 1);
+		t_assert_str_eq(
+		    dkim_verify_result(v, 0)->reason, "key revoked");
+	}
+	dkim_verify_free(v);
+	msg_free(&m);
 	dns_free(dns);
 }
 
