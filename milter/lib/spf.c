@@ -155,6 +155,7 @@ is_unreserved(int c)
 struct sink {
 	struct buf         *out;
 	enum spf_macro_kind kind;
+	bool                full; /* explain-string: cut at the ceiling */
 };
 
 /*
@@ -194,15 +195,26 @@ domain_compact(struct buf *b)
 	return true;
 }
 
-/* Appends [p, p + n) to the expansion. Returns 0, or -1 when out of
- * memory or past the ceiling. */
+/* Appends [p, p + n) to the expansion; whole: a %XX escape, which is
+ * never split. An explain-string is cut at out's ceiling: what does not
+ * fit, and everything after it, is dropped. Returns 0, or -1 when out of
+ * memory or (domain-spec) the ceiling is too small for a name. */
 static int
-sink_put(struct sink *s, const char *p, size_t n)
+sink_write(struct sink *s, const char *p, size_t n, bool whole)
 {
 	struct buf *b = s->out;
 
-	if (s->kind != SPF_MACRO_DOMAIN)
+	if (s->kind != SPF_MACRO_DOMAIN) {
+		if (s->full)
+			return 0;
+		if (n > b->max - b->len) {
+			s->full = true;
+			if (whole)
+				return 0;
+			n = b->max - b->len;
+		}
 		return buf_append(b, p, n);
+	}
 	while (n > 0) {
 		size_t room = b->max - b->len, k;
 
@@ -218,6 +230,18 @@ sink_put(struct sink *s, const char *p, size_t n)
 		n -= k;
 	}
 	return 0;
+}
+
+static int
+sink_put(struct sink *s, const char *p, size_t n)
+{
+	return sink_write(s, p, n, false);
+}
+
+static int
+sink_put_escape(struct sink *s, const char *e)
+{
+	return sink_write(s, e, 3, true);
 }
 
 static int
@@ -244,7 +268,7 @@ put_escaped(struct sink *s, const char *p, size_t n, bool escape)
 		e[0] = '%';
 		e[1] = hex[c >> 4];
 		e[2] = hex[c & 15];
-		if (sink_put(s, e, 3) < 0)
+		if (sink_put_escape(s, e) < 0)
 			return -1;
 		i++;
 	}
@@ -397,7 +421,7 @@ int
 spf_macro_expand(const char *p, size_t n, enum spf_macro_kind kind,
     const struct spf_macro_vars *vars, struct buf *out)
 {
-	struct sink s = {out, kind};
+	struct sink s = {out, kind, false};
 	size_t      i = 0;
 
 	while (i < n) {
@@ -437,7 +461,7 @@ spf_macro_expand(const char *p, size_t n, enum spf_macro_kind kind,
 			i += 2;
 			continue;
 		case '-':
-			if (vars && sink_put(&s, "%20", 3) < 0)
+			if (vars && sink_put_escape(&s, "%20") < 0)
 				return -1;
 			i += 2;
 			continue;
@@ -1563,7 +1587,8 @@ eval_term(struct spf_query *q, struct spf_frame *f, const struct term *t)
 }
 
 /* RFC 7208 6.2: the explanation of a fail, from frame 0's exp=. Any
- * trouble means no explanation. */
+ * trouble means no explanation; a long one is cut to
+ * SPF_MAX_EXPLANATION octets. */
 static void
 explain(struct spf_query *q)
 {

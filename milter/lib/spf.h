@@ -43,8 +43,8 @@ struct spf_query; /* opaque */
 #define SPF_MAX_DEPTH 24
 /* RFC 7208 7.3: an expanded domain name is cut to 253 octets from the left. */
 #define SPF_MAX_DOMAIN 253
-/* An explanation longer than this is dropped (it goes into an SMTP reply,
- * whose lines RFC 5321 4.5.3.1.5 limits to 512 octets). */
+/* An explanation longer than this is cut to it (it goes into an SMTP
+ * reply, whose lines RFC 5321 4.5.3.1.5 limits to 512 octets). */
 #define SPF_MAX_EXPLANATION 512
 
 enum spf_result {
@@ -83,8 +83,9 @@ enum spf_result spf_check_host(struct spf_query *, const struct ipaddr *ip,
     const char *domain, const char *sender, const char *helo);
 
 /* After SPF_FAIL: the exp= text of the record that gave it, macro-expanded
- * (printable ASCII only); NULL when there is none or it could not be used
- * (RFC 7208 6.2: then proceed as if no exp= was given). */
+ * (printable ASCII only) and cut to SPF_MAX_EXPLANATION octets; NULL when
+ * there is none or it could not be used (RFC 7208 6.2: then proceed as if
+ * no exp= was given). */
 const char *spf_explanation(const struct spf_query *);
 /* A short why for the result, for comments and logs: "matched ip4:...",
  * "void lookup limit", "include loop", "timeout at _spf.example.com". Never
@@ -136,9 +137,11 @@ enum spf_macro_kind {
  * keep are dropped from the left as it grows, so spf_domain_truncate() of
  * what is left gives the name of the whole expansion (a last label longer
  * than a name is kept to SPF_MAX_DOMAIN + 1 octets: still too long).
- * Returns 0; 1 for a syntax error (permerror where the RFC says so); -1
- * when out of memory, or out's ceiling is exceeded by an explain-string or
- * is too small (SPF_MAX_DOMAIN + 1 octets or less) for a domain-spec.
+ * An explain-string is cut at out's ceiling (never inside a %XX escape;
+ * the rest is still checked for syntax). Returns 0; 1 for a syntax error
+ * (permerror where the RFC says so); -1 when out of memory, or when out's
+ * ceiling is too small (SPF_MAX_DOMAIN + 1 octets or less) for a
+ * domain-spec.
  */
 int spf_macro_expand(const char *p, size_t n, enum spf_macro_kind,
     const struct spf_macro_vars *vars, struct buf *out);

@@ -420,6 +420,28 @@ test_macros(void)
 		t_assert(b.len > SPF_MAX_DOMAIN);
 		t_assert(strspn(b.data, "a") == b.len);
 	}
+
+	/* An explain-string is cut at the ceiling, never inside a %XX escape
+	 * (RFC 7208 7.3), and the rest is still checked for syntax. */
+	t_case("macro: explanation cut at the ceiling");
+	vars_set(&v, &ip, 0);
+	v.sender = "a@b";
+	buf_free(&b);
+	buf_init(&b, 10);
+	t_assert_int_eq(spf_macro_expand("abcdefgh%{S} and more", 21,
+			    SPF_MACRO_EXPLAIN, &v, &b),
+	    0);
+	t_assert_str_eq(buf_cstr(&b), "abcdefgha");
+	t_case("macro: explanation cut, then a literal that would fit");
+	buf_reset(&b);
+	t_assert_int_eq(
+	    spf_macro_expand("abcdefgh%-x", 11, SPF_MACRO_EXPLAIN, &v, &b), 0);
+	t_assert_str_eq(buf_cstr(&b), "abcdefgh");
+	t_case("macro: explanation cut, then a syntax error");
+	buf_reset(&b);
+	t_assert_int_eq(spf_macro_expand(
+			    "abcdefghijkl %{x}", 17, SPF_MACRO_EXPLAIN, &v, &b),
+	    1);
 	buf_free(&b);
 }
 
@@ -616,6 +638,29 @@ test_hosts(const char *conf)
 	    spf_result_str(spf_check_host(
 		q, &ip, "longl.example.test", "ab@longl.example.test", NULL)),
 	    "fail");
+	spf_query_free(q);
+
+	/* An explanation of 1100 octets (20 x "%{d} is not allowed to send
+	 * this mail; ") is cut to SPF_MAX_EXPLANATION, not dropped. */
+	t_case("check_host: explanation longer than 512 octets is cut");
+	q = spf_query_new(dns, &sp);
+	ipaddr_parse(&ip, "192.0.2.1");
+	{
+		struct buf want;
+
+		buf_init(&want, 0);
+		for (i = 0; i < 20; i++)
+			buf_append_str(&want, "longexp.example.test is not "
+					      "allowed to send this mail; ");
+		t_assert_int_eq(want.len, 1100);
+		want.data[SPF_MAX_EXPLANATION] = '\0';
+		t_assert_str_eq(spf_result_str(spf_check_host(q, &ip,
+				    "longexp.example.test",
+				    "x@longexp.example.test", NULL)),
+		    "fail");
+		t_assert_str_eq(spf_explanation(q), want.data);
+		buf_free(&want);
+	}
 	spf_query_free(q);
 	dns_free(dns);
 }
