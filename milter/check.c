@@ -30,6 +30,7 @@
 #include "hdr.h"
 #include "ipaddr.h"
 #include "log.h"
+#include "mailaddr.h"
 #include "msgauth.h"
 #include "spf.h"
 #include "str.h"
@@ -411,17 +412,23 @@ cmd_sign(int argc, char **argv)
 	return signed_n > 0 && res.reply.verdict == MSGAUTH_ACCEPT ? 0 : 1;
 }
 
+/* local@domain of an RFC 5321 path. */
+#define CHECK_SENDER_MAX (MAILADDR_PATH_LOCAL_MAX + 1 + MAILADDR_DOMAIN_MAX + 1)
+
 static int
 cmd_spf(int argc, char **argv)
 {
-	struct opts         o = {0};
-	struct msgauth_ctx *ctx;
-	struct spf_query   *q;
-	struct spf_params   p = {0};
-	struct ipaddr       ip;
-	enum spf_result     res;
-	char                helo[256], sender[600];
-	const char         *domain, *exp, *at;
+	struct opts          o = {0};
+	struct msgauth_ctx  *ctx;
+	struct spf_query    *q;
+	struct spf_params    p = {0};
+	struct ipaddr        ip;
+	enum spf_result      res;
+	struct mailaddr_path path;
+	enum mailaddr_status st;
+	char                 helo[256], helo_norm[MAILADDR_DOMAIN_MAX + 1];
+	char                 sender[CHECK_SENDER_MAX];
+	const char          *domain, *exp;
 
 	parse_opts(argc, argv, &o);
 	if (o.ip == NULL || o.mail_from == NULL || o.helo == NULL)
@@ -432,15 +439,32 @@ cmd_spf(int argc, char **argv)
 	}
 	ctx = make_ctx(&o);
 	str_lcpy(helo, o.helo, sizeof(helo));
-	/* RFC 7208 2.4: with a null MAIL FROM, check postmaster@HELO. */
-	if (o.mail_from[0] == '\0' || strcmp(o.mail_from, "<>") == 0)
-		snprintf(sender, sizeof(sender), "postmaster@%s", helo);
-	else if (strchr(o.mail_from, '@') == NULL)
-		snprintf(sender, sizeof(sender), "postmaster@%s", o.mail_from);
-	else
-		str_lcpy(sender, o.mail_from, sizeof(sender));
-	at = strrchr(sender, '@');
-	domain = at + 1;
+	/* The identities as msgauth_mailfrom() and spf_start() take them from
+	 * the MTA: the MAIL FROM is an RFC 5321 path (angle brackets
+	 * optional) whose domain is used in its normal form; the null path
+	 * (RFC 7208 2.4), or a path without a usable domain, checks
+	 * postmaster@ the HELO name in its normal form. */
+	st = mailaddr_parse_path(o.mail_from, strlen(o.mail_from), &path, NULL);
+	if (st == MAILADDR_OK && path.domain_ok) {
+		snprintf(
+		    sender, sizeof(sender), "%s@%s", path.local, path.domain);
+		domain = path.domain_norm;
+	} else if (mailaddr_domain_normalize(helo, strlen(helo), helo_norm)) {
+		if (st != MAILADDR_NULL)
+			fprintf(stderr,
+			    "authmilter-check: no usable domain in --mail-from "
+			    "%s: checking postmaster@%s, as the daemon does\n",
+			    o.mail_from, helo_norm);
+		snprintf(sender, sizeof(sender), "postmaster@%s", helo_norm);
+		domain = helo_norm;
+	} else {
+		/* RFC 7208 2.6.1: no domain name to check is "none". */
+		fprintf(stderr, "authmilter-check: no usable domain in "
+				"--mail-from or --helo\n");
+		printf("%s\n", spf_result_str(SPF_NONE));
+		msgauth_ctx_unref(ctx);
+		return 0;
+	}
 	p.receiver = msgauth_ctx_conf(ctx)->authserv_id;
 	q = spf_query_new(msgauth_ctx_dns(ctx), &p);
 	if (q == NULL)

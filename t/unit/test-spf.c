@@ -519,6 +519,17 @@ static const struct hcase hcases[] = {
 	NULL, NULL},
     {"none: single label", "192.0.2.1", "localhostx", NULL, SPF_NONE,
 	"invalid domain", NULL},
+    /* RFC 7208 4.3 with the suite's emptylabel, toolonglabel and
+     * domain-literal domains, which authmilter-check spf (like the daemon)
+     * never hands to check_host() as a MAIL FROM domain. */
+    {"none: empty label", "192.0.2.1", "a...example.test", NULL, SPF_NONE,
+	"invalid domain", NULL},
+    {"none: label of 64", "192.0.2.1",
+	"a123456789012345678901234567890123456789012345678901234567890123."
+	"example.test",
+	NULL, SPF_NONE, "invalid domain", NULL},
+    {"none: domain literal", "192.0.2.1", "[192.0.2.1]", NULL, SPF_NONE,
+	"invalid domain", NULL},
     {"include loop is permerror", "198.51.100.1", "loop1.example.test", NULL,
 	SPF_PERMERROR, "include loop", NULL},
     {"include loop that matches first passes", "192.0.2.7",
