@@ -2,9 +2,11 @@
  * Unit tests for spf (RFC 7208). Without arguments only the pure parts run
  * (record syntax, macro expansion, truncation). t/unit/spf.sh starts the
  * loopback DNS server with t/data/spf/zone.json and runs
- *	test-spf DNS_CONF
+ *	test-spf DNS_CONF [QUERY_LOG]
  * for check_host() through the real libunbound path: loops, limits,
- * long records in many strings, explanations, DNS errors.
+ * long records in many strings, explanations, DNS errors. QUERY_LOG is
+ * the server's log of the queries it was asked ("name TYPE" a line), for
+ * the cases that count lookups.
  */
 #include "config.h"
 
@@ -574,8 +576,71 @@ static const struct hcase hcases[] = {
 	"postmaster@helo.example.test", SPF_PASS, NULL, NULL},
 };
 
+/* Lines of the query log that are exactly "NAME A" with NAME ending in
+ * suffix. */
+static int
+log_count_a(const char *log, const char *suffix)
+{
+	FILE  *f = fopen(log, "r");
+	char   line[512];
+	int    n = 0;
+	size_t sl = strlen(suffix), ll;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		ll = strlen(line);
+		if (ll > 0 && line[ll - 1] == '\n')
+			line[--ll] = '\0';
+		if (ll > sl + 2 && strcmp(line + ll - 2, " A") == 0 &&
+		    strncmp(line + ll - 2 - sl, suffix, sl) == 0)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* RFC 7208 4.6.4: of a PTR answer of more than 10 names only the first 10
+ * are checked (their address records looked up); the rest are ignored. */
 static void
-test_hosts(const char *conf)
+test_ptr_limit(struct dns *dns, const char *log)
+{
+	struct spf_params sp = {.receiver = "mx.example.org", .now = 1};
+	struct spf_query *q = spf_query_new(dns, &sp);
+	struct ipaddr     ip;
+
+	t_case("check_host: 11 PTR names, all valid: 10 address lookups");
+	ipaddr_parse(&ip, "192.0.2.81");
+	t_assert_str_eq(
+	    spf_result_str(spf_check_host(
+		q, &ip, "ptr11.example.test", "x@ptr11.example.test", NULL)),
+	    "pass");
+	if (log != NULL)
+		t_assert_int_eq(log_count_a(log, ".ptr11.example.test"), 10);
+	t_assert_int_eq(spf_dns_terms(q), 1);
+
+	t_case("check_host: 11 PTR names, only the 11th valid: ignored");
+	ipaddr_parse(&ip, "192.0.2.82");
+	t_assert_str_eq(
+	    spf_result_str(spf_check_host(
+		q, &ip, "ptr11.example.test", "x@ptr11.example.test", NULL)),
+	    "fail");
+	if (log != NULL)
+		t_assert_int_eq(log_count_a(log, ".ptr11.example.test"), 20);
+
+	t_case("check_host: 11 PTR names, only the 10th valid: checked");
+	ipaddr_parse(&ip, "192.0.2.83");
+	t_assert_str_eq(
+	    spf_result_str(spf_check_host(
+		q, &ip, "ptr11.example.test", "x@ptr11.example.test", NULL)),
+	    "pass");
+	if (log != NULL)
+		t_assert_int_eq(log_count_a(log, ".ptr11.example.test"), 30);
+	spf_query_free(q);
+}
+
+static void
+test_hosts(const char *conf, const char *log)
 {
 	struct dns_params dp = {.unbound_conf = conf, .timeout = 3.0};
 	struct am_err     err;
@@ -673,6 +738,7 @@ test_hosts(const char *conf)
 		buf_free(&want);
 	}
 	spf_query_free(q);
+	test_ptr_limit(dns, log);
 	dns_free(dns);
 }
 
@@ -684,6 +750,6 @@ main(int argc, char **argv)
 	test_truncate();
 	test_strings();
 	if (argc >= 2)
-		test_hosts(argv[1]);
+		test_hosts(argv[1], argc >= 3 ? argv[2] : NULL);
 	return t_done();
 }
