@@ -311,6 +311,20 @@ dmarc_set_policy(
 		r->bad_policy = true;
 }
 
+/* A p, sp or np tag (its first copy) whose value is missing, empty or
+ * holds a byte outside dmarc-value: an invalid policy, not an absent one
+ * ("p=rej\xc3\xa9ct" must not read as "no p", which is p=none). Other
+ * tags are ignored as before. */
+static void
+dmarc_bad_value(unsigned int id, struct dmarc_record *r, struct dmarc_parse *st)
+{
+	if ((id & (DMARC_TAG_P | DMARC_TAG_SP | DMARC_TAG_NP)) == 0 ||
+	    (st->seen & id) != 0)
+		return;
+	st->seen |= id;
+	r->bad_policy = true;
+}
+
 static unsigned int
 dmarc_tag_id(const char *t, size_t n)
 {
@@ -342,7 +356,9 @@ dmarc_tag_id(const char *t, size_t n)
  * reports) and a repeated tag are ignored: "Unknown tags MUST be ignored.
  * Syntax errors in the remainder of the record MUST be discarded in favor
  * of default values" (RFC 9989 4.8). Of a repeated tag the first stays,
- * so a later copy cannot override what an earlier one said.
+ * so a later copy cannot override what an earlier one said. The
+ * exception is p, sp and np: a piece named so ("p", "p=", "p=x\x01",
+ * but not "p1=x") with no valid value is an invalid policy (4.10.1).
  */
 static void
 dmarc_tag(
@@ -361,19 +377,25 @@ dmarc_tag(
 	tn = i - ts;
 	if (tn == 0)
 		return;
+	id = dmarc_tag_id(p + ts, tn);
 	while (i < n && dmarc_iswsp((unsigned char)p[i]))
 		i++;
-	if (i == n || p[i] != '=')
+	if (i == n) {
+		dmarc_bad_value(id, r, st);
+		return;
+	}
+	if (p[i] != '=')
 		return;
 	i++;
 	while (i < n && dmarc_iswsp((unsigned char)p[i]))
 		i++;
-	if (i == n)
-		return;
 	for (vs = i; i < n; i++)
 		if (!dmarc_isvalue((unsigned char)p[i]))
-			return;
-	id = dmarc_tag_id(p + ts, tn);
+			break;
+	if (vs == n || i < n) {
+		dmarc_bad_value(id, r, st);
+		return;
+	}
 	if (id == 0 || (st->seen & id) != 0)
 		return;
 	st->seen |= id;

@@ -68,8 +68,10 @@ enum dmarc_psd {
 };
 
 /* One parsed policy record (RFC 9989 4.7). Tags with a bad value keep
- * their default (4.8), except p, sp and np: a bad value there sets
- * bad_policy (4.10.1 then decides with rua_valid). */
+ * their default (4.8), except p, sp and np: any malformed one there (an
+ * unknown word, an empty value or none at all, a byte outside
+ * dmarc-value such as non-ASCII or a control character) sets bad_policy
+ * (4.10.1 then decides with rua_valid), so it never reads as absent. */
 struct dmarc_record {
 	enum dmarc_policy p;          /* UNSPEC when absent (treated as none) */
 	enum dmarc_policy sp;         /* UNSPEC when absent */
