@@ -716,6 +716,27 @@ dmarc_or(enum dmarc_policy a, enum dmarc_policy b)
 	return a != DMARC_POLICY_UNSPEC ? a : b;
 }
 
+/* The policy for a From domain whose record is rec_i in its walk: its own
+ * record's p; a parent's np when the domain does not exist, else sp, else
+ * p (4.10.1). The existence queries are made only when np would change
+ * the answer. Returns -1 when a DNS error leaves it open. */
+static int
+dmarc_policy_for(struct dmarc *d, struct dmarc_dom *dom, size_t rec_i,
+    const struct dmarc_record *eff, enum dmarc_policy *policy)
+{
+	enum dmarc_policy sub = dmarc_or(eff->sp, eff->p);
+	int               r;
+
+	*policy = rec_i == 0 ? eff->p : sub;
+	if (rec_i == 0 || eff->np == DMARC_POLICY_UNSPEC || eff->np == sub)
+		return 0;
+	if ((r = dmarc_exists(d, dom->name)) < 0)
+		return -1;
+	if (r == 0)
+		*policy = eff->np;
+	return 0;
+}
+
 static enum dmarc_result
 dmarc_done(struct dmarc_verdict *out, enum dmarc_result r, const char *why)
 {
@@ -779,7 +800,6 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 	const struct dmarc_record *rec = NULL;
 	struct dmarc_record        eff;
 	size_t                     end, i, rec_i = 0;
-	enum dmarc_policy          sub;
 	bool                       temp = false;
 	int                        r;
 
@@ -840,8 +860,7 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 	out->testing = eff.testing;
 	if (eff.p == DMARC_POLICY_UNSPEC)
 		eff.p = DMARC_POLICY_NONE;
-	sub = dmarc_or(eff.sp, eff.p);
-	out->policy = rec_i == 0 ? eff.p : sub;
+	out->policy = rec_i == 0 ? eff.p : dmarc_or(eff.sp, eff.p);
 
 	/* Identifier alignment (RFC 9989 4.4, 4.10.2). Only a real pass can
 	 * align; a temporary error counts only where a pass would have been
@@ -876,23 +895,18 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 		return dmarc_done(out, DMARC_PASS,
 		    out->dkim_aligned ? "aligned DKIM pass"
 				      : "aligned SPF pass");
+	/* The policy for a fail, and for a temperror too: the caller must
+	 * tell a p=none domain (whose mail handling RFC 9989 says must not
+	 * change) from one whose policy it would enforce. */
+	if (dmarc_policy_for(d, dom, rec_i, &eff, &out->policy) < 0) {
+		out->policy = DMARC_POLICY_UNSPEC;
+		return dmarc_done(out, DMARC_TEMPERROR,
+		    temp ? "temporary error in an aligned check"
+			 : "DNS error testing whether the From domain exists");
+	}
 	if (temp)
 		return dmarc_done(out, DMARC_TEMPERROR,
 		    "temporary error in an aligned check");
-
-	/* The policy for a fail: a parent's record gives np to a From
-	 * domain that does not exist, else sp, else p (4.10.1). The
-	 * existence queries are only made when np would change the answer. */
-	if (rec_i != 0 && eff.np != DMARC_POLICY_UNSPEC && eff.np != sub) {
-		r = dmarc_exists(d, dom->name);
-		if (r < 0) {
-			out->policy = DMARC_POLICY_UNSPEC;
-			return dmarc_done(out, DMARC_TEMPERROR,
-			    "DNS error testing whether the From domain exists");
-		}
-		if (r == 0)
-			out->policy = eff.np;
-	}
 	if (eff.testing)
 		out->disposition = d->params.testing_none
 				       ? DMARC_POLICY_NONE

@@ -113,8 +113,11 @@ struct dmarc_verdict {
 	enum dmarc_result result;
 	/* The Domain Owner Assessment Policy that applies to the From domain
 	 * (p, sp or np with their fallbacks); np is only considered for a
-	 * fail, as the existence test costs queries. UNSPEC for none, permerror
-	 * and a temperror during discovery. */
+	 * fail or a temperror, as the existence test costs queries. UNSPEC
+	 * for none and permerror, and for a temperror when the policy that
+	 * would apply is unknown (a DNS error in discovery or in the
+	 * existence test). With a temperror and a known policy the caller
+	 * can tell p=none (or testing) from a policy it would enforce. */
 	enum dmarc_policy policy;
 	/* What to do: policy for a fail, none otherwise; with testing, one
 	 * level below policy (RFC 9989 4.7 "t"), or none with

@@ -843,15 +843,27 @@ eom_dkim(struct msgauth *m)
 	}
 }
 
-/* Orders dispositions for "the strictest result" over several From
- * domains: a temporary error outranks nothing but a pass. */
+/* A DMARC temperror defers the message (with on_dns_error = "tempfail")
+ * only when the policy that would apply is unknown or would be enforced:
+ * "p=none must not change mail handling", nor may t=y (RFC 9989). */
+static bool
+temperror_defers(const struct dmarc_verdict *v)
+{
+	if (v->result != DMARC_TEMPERROR || v->testing)
+		return false;
+	return v->policy != DMARC_POLICY_NONE;
+}
+
+/* Orders the results over several From domains for "the strictest": by
+ * what they do to the message (reject, defer, quarantine, accept), and
+ * among those that accept, a failure first. */
 static int
-verdict_rank(const struct dmarc_verdict *v)
+verdict_rank(const struct dmarc_verdict *v, bool defer)
 {
 	if (v->result == DMARC_FAIL)
-		return 10 + (int)v->disposition;
+		return 10 + 2 * (int)v->disposition; /* none 12 ... reject 16 */
 	if (v->result == DMARC_TEMPERROR)
-		return 5;
+		return defer && temperror_defers(v) ? 15 : 5;
 	if (v->result == DMARC_PERMERROR)
 		return 4;
 	return v->result == DMARC_NONE ? 2 : 1;
@@ -877,6 +889,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	struct dmarc_verdict   v, worst;
 	const char            *worst_domain = NULL;
 	char                   comment[160];
+	bool                   defer = c->on_dns_error == CONF_TEMPFAIL;
 	size_t                 i, n;
 
 	from_info_get(m, &fi);
@@ -919,7 +932,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	for (i = 0; i < fi.ndomains; i++) {
 		dmarc_evaluate(m->dm, fi.domains[i], &auth, &v);
 		if (worst_domain == NULL ||
-		    verdict_rank(&v) > verdict_rank(&worst)) {
+		    verdict_rank(&v, defer) > verdict_rank(&worst, defer)) {
 			worst = v;
 			worst_domain = fi.domains[i];
 		}
@@ -949,8 +962,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 		r->verdict = MSGAUTH_QUARANTINE;
 		snprintf(m->quarantine_reason, sizeof(m->quarantine_reason),
 		    "DMARC policy quarantine for %s", worst_domain);
-	} else if (worst.result == DMARC_TEMPERROR &&
-		   c->on_dns_error == CONF_TEMPFAIL) {
+	} else if (defer && temperror_defers(&worst)) {
 		reply_set(r, MSGAUTH_TEMPFAIL, "451", "4.7.1",
 		    "Temporary DNS error evaluating DMARC for %s, try again "
 		    "later",

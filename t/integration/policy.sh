@@ -3,8 +3,9 @@
 # 5.7.23 at MAIL FROM) and its temperror (451 4.7.24), DMARC enforcement
 # (a p=reject spoof gets 550 5.7.1 while a DKIM-aligned message from the
 # same domain passes; quarantine to the hold queue or only marked;
-# enforce = false only records), and outbound signing for a trusted
-# network and for SMTP AUTH.
+# enforce = false only records; a DMARC temperror defers p=reject but
+# not p=none), and outbound signing for a trusted network and for SMTP
+# AUTH.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
 
@@ -65,6 +66,12 @@ else
 fi
 out=$(miltc_run --ip 192.0.2.66 --helo mail.attacker.test --mail-from x@attacker.test < "$data/two-from.eml")
 t_eq "two From fields rejected" "$(reply eom "$out" | cut -d' ' -f1-5)" "reply eom: reject 550 5.7.1"
+# RFC 9989: p=none must not change mail handling, a DNS error included.
+out=$(miltc_run --ip 192.0.2.50 --helo mail.pnone.test --mail-from a@pnone.test < "$data/pnone-temperror.eml")
+t_eq "p=none with a DMARC temperror is accepted" "$(reply eom "$out")" "reply eom: accept"
+t_eq "  ... with dmarc=temperror" "$(printf '%s\n' "$out" | grep -c 'Authentication-Results:.*dmarc=temperror .*header.from=pnone.test')" 1
+out=$(miltc_run --ip 192.0.2.50 --helo mail.rejslow.test --mail-from a@rejslow.test < "$data/reject-temperror.eml")
+t_eq "p=reject with a DMARC temperror is deferred" "$(reply eom "$out" | cut -d' ' -f1-5)" "reply eom: tempfail 451 4.7.1"
 am_stop
 
 # 3. quarantine = "header": accepted, marked, not held.
