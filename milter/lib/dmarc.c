@@ -668,7 +668,8 @@ dmarc_aligned(
 	 * walk for foreign identifiers. */
 	if (!dmarc_is_under(name, org))
 		return 0;
-	if ((xd = dmarc_dom_get(d, name, DMARC_MAX_DOMAINS)) == NULL)
+	/* The rest of the table stays for From domains (dmarc.h). */
+	if ((xd = dmarc_dom_get(d, name, DMARC_MAX_PREFETCH)) == NULL)
 		return -1;
 	if (dmarc_dom_org(d, xd) < 0)
 		return -1;
@@ -808,9 +809,13 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 	if (!dmarc_domain_valid(from_domain))
 		return dmarc_done(out, DMARC_PERMERROR,
 		    "the From domain is not a valid DNS name");
+	/* Only a From domain past DMARC_MAX_FROM_DOMAINS finds the table
+	 * full (dmarc.h): a message that names more authors than can be
+	 * evaluated is the sender's error, not a DNS problem. (OOM ends up
+	 * here too: also no reason to accept.) */
 	if ((dom = dmarc_dom_get(d, from_domain, DMARC_MAX_DOMAINS)) == NULL)
-		return dmarc_done(
-		    out, DMARC_TEMPERROR, "too many domains in one message");
+		return dmarc_done(out, DMARC_PERMERROR,
+		    "too many From domains in one message");
 
 	/* Policy discovery (RFC 9989 4.10.1): _dmarc.<From domain> first. */
 	switch (dmarc_dom_at(d, dom, 0)) {

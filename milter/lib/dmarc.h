@@ -18,9 +18,13 @@
  *
  * Limits: a walk makes at most DMARC_MAX_WALK queries (RFC 9989 4.10).
  * At most DMARC_MAX_DOMAINS distinct domains are walked per message (From,
- * MAIL FROM and DKIM d= domains), of which dmarc_prefetch() may take
- * DMARC_MAX_PREFETCH, so a flood of DKIM-Signature fields cannot crowd out
- * the From domain. An identifier that would need a walk past the limit
+ * MAIL FROM and DKIM d= domains). dmarc_prefetch() and the walks of the
+ * other identifiers take a new domain only while fewer than
+ * DMARC_MAX_PREFETCH are known, so a flood of DKIM-Signature fields cannot
+ * crowd out a From domain: DMARC_MAX_FROM_DOMAINS distinct From domains
+ * can always be evaluated, and one more is a permerror (never a temperror:
+ * an attacker who lists many From domains must not turn a p=reject into a
+ * DNS problem). An identifier that would need a walk past the limit
  * cannot be shown aligned and counts as a temporary error only when
  * nothing else decides. A message costs at most DMARC_MAX_DOMAINS *
  * DMARC_MAX_WALK TXT queries plus the A, AAAA and MX queries of each From
@@ -43,15 +47,17 @@
 /* From, MAIL FROM and a dozen d= domains: real mail carries one to three
  * signatures; the domains an identifier needs walked at evaluation time
  * are only those under the From domain's Organizational Domain. */
-#define DMARC_MAX_DOMAINS  16
-#define DMARC_MAX_PREFETCH (DMARC_MAX_DOMAINS / 2)
+#define DMARC_MAX_DOMAINS      16
+#define DMARC_MAX_FROM_DOMAINS 8
+#define DMARC_MAX_PREFETCH     (DMARC_MAX_DOMAINS - DMARC_MAX_FROM_DOMAINS)
 
 enum dmarc_result {
 	DMARC_NONE,      /* no policy record: DMARC does not apply */
 	DMARC_PASS,      /* an aligned identifier passed */
 	DMARC_FAIL,      /* a policy exists and no aligned identifier passed */
 	DMARC_TEMPERROR, /* a DNS error left the result undecided */
-	DMARC_PERMERROR  /* the From domain is not a usable DNS name */
+	DMARC_PERMERROR  /* the From domain is not a usable DNS name, or
+			  * more than DMARC_MAX_FROM_DOMAINS were given */
 };
 
 enum dmarc_policy {
@@ -168,7 +174,8 @@ void dmarc_free(struct dmarc *);
 void dmarc_prefetch(struct dmarc *, const char *domain);
 
 /* Evaluates DMARC for from_domain with the other checks' results and
- * fills *out. Blocks on DNS answers not yet in. Returns out->result. */
+ * fills *out. Blocks on DNS answers not yet in. Returns out->result:
+ * DMARC_PERMERROR for a From domain past DMARC_MAX_FROM_DOMAINS. */
 enum dmarc_result dmarc_evaluate(struct dmarc *, const char *from_domain,
     const struct dmarc_auth *, struct dmarc_verdict         *out);
 

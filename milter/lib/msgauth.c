@@ -33,7 +33,9 @@
 #include "str.h"
 #include "workq.h"
 
-#define AR_NAME "Authentication-Results"
+#define AR_NAME       "Authentication-Results"
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
 /* Signatures made per message: a rotation signs with old and new keys of
  * both algorithms; more than 8 is a table mistake, not a need. */
 #define MSGAUTH_MAX_SIGN_KEYS 8
@@ -672,10 +674,13 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 }
 
 /* The RFC5322.From situation of a message: DMARC needs exactly one From
- * field whose addresses all share one usable domain (RFC 9989 4.4). */
+ * field whose addresses all share one usable domain (RFC 9989 4.4). More
+ * distinct domains than DMARC can evaluate is a problem no setting of
+ * dmarc.multiple_from lets through (too_many). */
 struct from_info {
 	const char *problem; /* NULL when DMARC can proceed */
-	char        domains[MAILADDR_MAX][MAILADDR_DOMAIN_MAX + 1];
+	bool        too_many;
+	char        domains[DMARC_MAX_FROM_DOMAINS][MAILADDR_DOMAIN_MAX + 1];
 	size_t      ndomains;
 	char        first_addr[600]; /* for the signing table */
 };
@@ -713,7 +718,11 @@ from_info_get(const struct msgauth *m, struct from_info *fi)
 			for (k = 0; k < fi->ndomains; k++)
 				if (strcmp(fi->domains[k], a->domain_norm) == 0)
 					break;
-			if (k == fi->ndomains && k < MAILADDR_MAX)
+			if (k < fi->ndomains)
+				continue;
+			if (k == DMARC_MAX_FROM_DOMAINS)
+				fi->too_many = true;
+			else
 				str_lcpy(fi->domains[fi->ndomains++],
 				    a->domain_norm, sizeof(fi->domains[0]));
 		}
@@ -721,6 +730,9 @@ from_info_get(const struct msgauth *m, struct from_info *fi)
 	}
 	if (m->nfrom_fields == 0)
 		fi->problem = "no From field";
+	else if (fi->too_many)
+		fi->problem = "more than " STRINGIFY(
+		    DMARC_MAX_FROM_DOMAINS) " From domains";
 	else if (m->nfrom_fields > 1)
 		fi->problem = "several From fields";
 	else if (bad)
@@ -895,10 +907,12 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	from_info_get(m, &fi);
 	if (fi.problem != NULL &&
 	    (c->dmarc.multiple_from == CONF_MULTI_FROM_REJECT ||
-		fi.ndomains == 0)) {
+		fi.ndomains == 0 || fi.too_many)) {
 		/* RFC 9989 leaves these to local policy; they are where a
 		 * forged author hides, so they never pass and are never "no
-		 * DMARC". */
+		 * DMARC". Too many domains to evaluate is one of them (never
+		 * a DNS temperror: on_dns_error = "accept" would let a
+		 * p=reject author through behind a list of throwaways). */
 		result_add(m, "dmarc", "permerror", fi.problem, "header",
 		    "from", fi.ndomains > 0 ? fi.domains[0] : NULL, NULL);
 		if (c->dmarc.enforce)

@@ -703,6 +703,59 @@ test_queries(const char *conf, const char *logpath)
 		dmarc_free(d);
 	}
 
+	t_case("From domains: identifier walks cannot crowd them out");
+	{
+		struct dmarc_auth_dkim many[12];
+		struct dmarc_auth      ma = {.ndkim = 12, .dkim = many};
+		char                   names[12][32], dom[32];
+		size_t                 i;
+
+		/* Twelve aligned DKIM temperrors, each needing its own walk:
+		 * they may fill the shared half of the table only. */
+		for (i = 0; i < 12; i++) {
+			snprintf(
+			    names[i], sizeof(names[i]), "a%zu.reject.test", i);
+			many[i] = (struct dmarc_auth_dkim){
+			    .domain = names[i], .result = AT};
+		}
+		d = dmarc_new(dns, NULL);
+		t_assert_int_eq(
+		    dmarc_evaluate(d, "reject.test", &ma, &v), DMARC_TEMPERROR);
+		for (i = 1; i < DMARC_MAX_FROM_DOMAINS; i++) {
+			snprintf(dom, sizeof(dom), "from%zu.test", i);
+			t_assert_int_eq(
+			    dmarc_evaluate(d, dom, &ma, &v), DMARC_NONE);
+		}
+		dmarc_free(d);
+	}
+
+	t_case("From domains: after a full prefetch, all still evaluated");
+	{
+		char   dom[32];
+		size_t i;
+
+		d = dmarc_new(dns, NULL);
+		for (i = 0; i < DMARC_MAX_PREFETCH + 4; i++) {
+			snprintf(dom, sizeof(dom), "pf%zu.test", i);
+			dmarc_prefetch(d, dom);
+		}
+		for (i = 0; i < DMARC_MAX_FROM_DOMAINS; i++) {
+			snprintf(dom, sizeof(dom), "from%zu.test", i);
+			t_assert_int_eq(
+			    dmarc_evaluate(d, dom, NULL, &v), DMARC_NONE);
+		}
+		/* One From domain more: permerror, never temperror. */
+		t_assert_int_eq(dmarc_evaluate(d, "reject.test", NULL, &v),
+		    DMARC_PERMERROR);
+		t_assert_str_eq(
+		    v.reason, "too many From domains in one message");
+		t_assert_int_eq(v.policy, DMARC_POLICY_UNSPEC);
+		/* A domain already known is still answered. */
+		t_assert_int_eq(
+		    dmarc_evaluate(d, "from1.test", NULL, &v), DMARC_NONE);
+		dmarc_free(d);
+	}
+
 	t_case("params: testing_none");
 	{
 		struct dmarc_params p = {.testing_none = true};
