@@ -900,7 +900,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	struct dmarc_auth_dkim dk[MSGAUTH_MAX_DKIM];
 	struct dmarc_verdict   v, worst;
 	const char            *worst_domain = NULL;
-	char                   comment[160];
+	char                   comment[160], np[32];
 	bool                   defer = c->on_dns_error == CONF_TEMPFAIL;
 	size_t                 i, n;
 
@@ -951,12 +951,16 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 			worst_domain = fi.domains[i];
 		}
 	}
+	/* np only when the record has it: it has no fallback to show. */
+	np[0] = '\0';
+	if (worst.np != DMARC_POLICY_UNSPEC)
+		snprintf(np, sizeof(np), " np=%s", dmarc_policy_str(worst.np));
 	if (worst.result != DMARC_PASS && worst.result != DMARC_FAIL)
 		snprintf(comment, sizeof(comment), "%s", worst.reason);
 	else
-		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s",
+		snprintf(comment, sizeof(comment), "p=%s sp=%s%s dis=%s%s",
 		    policy_name(worst.p, DMARC_POLICY_NONE),
-		    policy_name(worst.sp, worst.p),
+		    policy_name(worst.sp, worst.p), np,
 		    policy_name(worst.disposition, DMARC_POLICY_NONE),
 		    worst.testing ? " t=y" : "");
 	result_add(m, "dmarc", dmarc_result_str(worst.result), comment,
