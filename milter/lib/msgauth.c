@@ -1016,6 +1016,18 @@ fold_words(struct buf *b, size_t *col, const char *text)
 	}
 }
 
+/* Appends s as the inside of a quoted-string (RFC 5322 3.2.4): quote and
+ * backslash escaped. s is already printable (str_printable). */
+static void
+append_quoted(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_append_char(b, '\\');
+		buf_append_char(b, *s);
+	}
+}
+
 /* RFC 7208 9.1: Received-SPF for the MAIL FROM identity (or HELO, when
  * that is all there was). */
 static char *
@@ -1057,14 +1069,14 @@ received_spf(const struct msgauth *m)
 			*p = ' ';
 	fold_words(&b, &col, buf_cstr(&t));
 	buf_reset(&t);
-	/* The sender goes in a quoted string: quote and backslash escaped. */
+	/* The sender and the HELO argument (the client's text) go in quoted
+	 * strings: quote and backslash escaped, so neither can close the
+	 * string and add key-value pairs of its own. */
 	buf_printf(&t, "client-ip=%s; envelope-from=\"", m->addr_text);
-	for (const char *p = sender; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_append_char(&t, '\\');
-		buf_append_char(&t, *p);
-	}
-	buf_printf(&t, "\"; helo=\"%s\"; receiver=%s; identity=%s;", helo, rcv,
+	append_quoted(&t, sender);
+	buf_append_str(&t, "\"; helo=\"");
+	append_quoted(&t, helo);
+	buf_printf(&t, "\"; receiver=%s; identity=%s;", rcv,
 	    s == &m->spf_mfrom ? "mailfrom" : "helo");
 	fold_words(&b, &col, buf_cstr(&t));
 	buf_free(&t);

@@ -4,8 +4,8 @@
 # (a p=reject spoof gets 550 5.7.1 while a DKIM-aligned message from the
 # same domain passes; quarantine to the hold queue or only marked;
 # enforce = false only records; a DMARC temperror defers p=reject but
-# not p=none), and outbound signing for a trusted network and for SMTP
-# AUTH.
+# not p=none; the HELO argument stays quoted in Received-SPF), and
+# outbound signing for a trusted network and for SMTP AUTH.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
 
@@ -72,6 +72,13 @@ t_eq "p=none with a DMARC temperror is accepted" "$(reply eom "$out")" "reply eo
 t_eq "  ... with dmarc=temperror" "$(printf '%s\n' "$out" | grep -c 'Authentication-Results:.*dmarc=temperror .*header.from=pnone.test')" 1
 out=$(miltc_run --ip 192.0.2.50 --helo mail.rejslow.test --mail-from a@rejslow.test < "$data/reject-temperror.eml")
 t_eq "p=reject with a DMARC temperror is deferred" "$(reply eom "$out" | cut -d' ' -f1-5)" "reply eom: tempfail 451 4.7.1"
+# The HELO argument is the client's text: it must stay inside its quotes.
+out=$(miltc_run --ip 192.0.2.66 --helo 'evil"; identity=helo; x="' --mail-from x@attacker.test < "$data/helo-quote.eml")
+# (miltc writes a backslash as \\ and a fold as \n\t.)
+t_eq "HELO quote and backslash escaped in Received-SPF" \
+    "$(printf '%s\n' "$out" | grep '^insheader 0 Received-SPF:' |
+	sed 's/\\n\\t/ /g' | grep -o 'helo="[^;]*; [^;]*; [^;]*;')" \
+    'helo="evil\\"; identity=helo; x=\\"";'
 am_stop
 
 # 3. quarantine = "header": accepted, marked, not held.
