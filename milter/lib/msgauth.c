@@ -847,8 +847,12 @@ eom_dkim(struct msgauth *m)
 		result_add(m, "dkim", "none", NULL, NULL);
 	for (i = 0; i < n; i++) {
 		const struct dkim_result *d = dkim_verify_result(m->dv, i);
+		const char               *reason = d->reason;
 
-		result_add(m, "dkim", dkim_status_str(d->status), d->reason,
+		/* RFC 6376 8.2: anything may follow the signed part. */
+		if (d->status == DKIM_PASS && d->l_partial)
+			reason = "l= body length limit";
+		result_add(m, "dkim", dkim_status_str(d->status), reason,
 		    "header", "d", d->domain, "header", "i", d->identity,
 		    "header", "s", d->selector, "header", "a", d->algorithm,
 		    "header", "b", d->b8, NULL);
