@@ -69,9 +69,16 @@ struct spf_run {
 	bool              started;
 };
 
-/* The results of a message, kept for the A-R field and the summary. */
+/* The results of a message, kept for the A-R field and the summary: SPF
+ * twice, DMARC and MSGAUTH_MAX_RESULTS - 3 = 29 DKIM signatures (what
+ * dkim.max_signatures should allow at most). DKIM results beyond the
+ * room left are not listed but counted (eom_dkim); nothing is dropped
+ * without a word in the summary. */
 #define MSGAUTH_MAX_RESULTS 32
 #define MSGAUTH_MAX_PROPS   6
+_Static_assert(MSGAUTH_MAX_RESULTS <= AUTHRES_MAX_RESULTS &&
+		   MSGAUTH_MAX_PROPS <= AUTHRES_MAX_PROPS,
+    "every result kept must fit in the A-R field");
 
 struct result {
 	const char         *method;
@@ -114,6 +121,9 @@ struct msgauth {
 	/* The results and what the last end of message produced. */
 	struct result results[MSGAUTH_MAX_RESULTS];
 	size_t        nresults;
+	size_t        results_dropped; /* not in the A-R field: logged */
+	size_t        dkim_ignored;  /* past dkim.max_signatures: not checked */
+	size_t        dkim_unlisted; /* checked, no room in the A-R */
 	struct buf    summary;
 	char         *ar_value;
 	char         *rspf_value;
@@ -252,8 +262,9 @@ reply_continue(struct msgauth_reply *r)
 }
 
 /* Adds a result; props are given as ptype, property, value triples ending
- * with NULL, values copied. Past the limit, the result is dropped (the
- * A-R field would be unreadable long before). */
+ * with NULL, values copied. Past the limit, the result is dropped and
+ * counted: the summary says "results_dropped=N". eom_dkim leaves room for
+ * DMARC, so this should never happen. */
 static struct result *
 result_add(struct msgauth *m, const char *method, const char *res,
     const char *reason, ...)
@@ -262,8 +273,10 @@ result_add(struct msgauth *m, const char *method, const char *res,
 	const char    *ptype;
 	va_list        ap;
 
-	if (m->nresults == MSGAUTH_MAX_RESULTS)
+	if (m->nresults == MSGAUTH_MAX_RESULTS) {
+		m->results_dropped++;
 		return NULL;
+	}
 	r = &m->results[m->nresults++];
 	memset(r, 0, sizeof(*r));
 	r->method = method;
@@ -298,6 +311,8 @@ results_clear(struct msgauth *m)
 			free(m->results[i].vals[j]);
 	}
 	m->nresults = 0;
+	m->results_dropped = 0;
+	m->dkim_ignored = m->dkim_unlisted = 0;
 }
 
 /* --- message state --- */
@@ -836,22 +851,56 @@ eom_spf(struct msgauth *m)
 	}
 }
 
+/*
+ * One result per signature, in header order. A pass whose l= left body
+ * bytes unsigned says so (RFC 6376 8.2: anything may follow the signed
+ * part). Signatures past dkim.max_signatures were not checked, and those
+ * for which the result table has no room (one place stays for DMARC) are
+ * not listed: both are counted in a comment on the last DKIM result and
+ * in the summary, never dropped silently.
+ */
 static void
 eom_dkim(struct msgauth *m)
 {
-	size_t i, n;
+	char   why[AUTHRES_MAX_COMMENT], more[120];
+	size_t i, n, shown, room;
 
 	dkim_verify_eom(m->dv, m->hdrs);
 	n = dkim_verify_count(m->dv);
-	if (n == 0)
-		result_add(m, "dkim", "none", NULL, NULL);
-	for (i = 0; i < n; i++) {
+	m->dkim_ignored = dkim_verify_ignored(m->dv);
+	room = m->nresults < MSGAUTH_MAX_RESULTS - 1
+		   ? MSGAUTH_MAX_RESULTS - 1 - m->nresults
+		   : 0;
+	shown = n < room ? n : room;
+	m->dkim_unlisted = n - shown;
+	more[0] = '\0';
+	if (m->dkim_ignored > 0)
+		snprintf(more, sizeof(more),
+		    "%zu signature%s over the limit not checked",
+		    m->dkim_ignored, m->dkim_ignored == 1 ? "" : "s");
+	if (m->dkim_unlisted > 0)
+		snprintf(more + strlen(more), sizeof(more) - strlen(more),
+		    "%s%zu more signature%s not listed",
+		    more[0] != '\0' ? ", " : "", m->dkim_unlisted,
+		    m->dkim_unlisted == 1 ? "" : "s");
+	if (shown == 0) {
+		/* No result at all (the verifier ran out of memory for the
+		 * first): signatures were there, so not "none". */
+		result_add(m, "dkim", more[0] != '\0' ? "temperror" : "none",
+		    more, NULL);
+		return;
+	}
+	for (i = 0; i < shown; i++) {
 		const struct dkim_result *d = dkim_verify_result(m->dv, i);
 		const char               *reason = d->reason;
 
-		/* RFC 6376 8.2: anything may follow the signed part. */
 		if (d->status == DKIM_PASS && d->l_partial)
 			reason = "l= body length limit";
+		if (i + 1 == shown && more[0] != '\0') {
+			snprintf(why, sizeof(why), "%s%s%s", reason,
+			    reason[0] != '\0' ? "; " : "", more);
+			reason = why;
+		}
 		result_add(m, "dkim", dkim_status_str(d->status), reason,
 		    "header", "d", d->domain, "header", "i", d->identity,
 		    "header", "s", d->selector, "header", "a", d->algorithm,
@@ -1106,6 +1155,13 @@ summary_build(struct msgauth *m, const struct msgauth_result *res)
 			    str_printable(v, sizeof(v), r->prop[j].value,
 				strlen(r->prop[j].value)));
 	}
+	if (m->dkim_ignored > 0)
+		buf_printf(&m->summary, "dkim_ignored=%zu ", m->dkim_ignored);
+	if (m->dkim_unlisted > 0)
+		buf_printf(&m->summary, "dkim_unlisted=%zu ", m->dkim_unlisted);
+	if (m->results_dropped > 0)
+		buf_printf(
+		    &m->summary, "results_dropped=%zu ", m->results_dropped);
 	if (m->outbound)
 		buf_printf(
 		    &m->summary, "outbound signatures=%zu ", m->nsig_values);
@@ -1239,9 +1295,12 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 			    m->rspf_value, 0);
 		if ((ar = authres_new(c->authserv_id)) != NULL) {
 			for (i = 0; i < m->nresults; i++)
-				authres_add(ar, m->results[i].method,
-				    m->results[i].result, m->results[i].reason,
-				    m->results[i].prop, m->results[i].nprops);
+				if (authres_add(ar, m->results[i].method,
+					m->results[i].result,
+					m->results[i].reason,
+					m->results[i].prop,
+					m->results[i].nprops) < 0)
+					m->results_dropped++;
 			m->ar_value = authres_value(ar);
 			authres_free(ar);
 		}

@@ -4,8 +4,9 @@
 # (a p=reject spoof gets 550 5.7.1 while a DKIM-aligned message from the
 # same domain passes; quarantine to the hold queue or only marked;
 # enforce = false only records; a DMARC temperror defers p=reject but
-# not p=none; the HELO argument stays quoted in Received-SPF), and
-# outbound signing for a trusted network and for SMTP AUTH.
+# not p=none; the HELO argument stays quoted in Received-SPF), outbound
+# signing for a trusted network and for SMTP AUTH, and signatures over
+# dkim.max_signatures noted in the A-R and the log line.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
 
@@ -112,6 +113,19 @@ out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test \
 t_eq "SMTP AUTH: signed" "$(printf '%s\n' "$out" | grep -c '^insheader 0 DKIM-Signature:')" 2
 out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test < "$data/signed.src")
 t_eq "unauthenticated outsider: not signed" "$(printf '%s\n' "$out" | grep -c 'DKIM-Signature')" 0
+am_stop
+
+# 6. Signatures over dkim.max_signatures: not checked, but said so.
+am_conf "$T_TMP/am.conf" 'dkim: { max_signatures = 1; };'
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+out=$(miltc_run --ip 192.0.2.99 --helo list.example --mail-from alice@bank.test < "$T_TMP/signed.eml")
+t_eq "max_signatures=1: the second signature noted in the A-R" \
+    "$(printf '%s\n' "$out" | grep -c 'dkim=pass (1 signature over the limit not checked)')" 1
+if wait_log 'dkim_ignored=1 .*action=accept$'; then
+	t_ok "max_signatures=1: dkim_ignored=1 in the log line"
+else
+	t_fail "max_signatures=1: dkim_ignored=1 in the log line" "$(tail -n 2 "$T_TMP/am.log")"
+fi
 am_stop
 
 t_done
