@@ -442,19 +442,21 @@ cmd_spf(int argc, char **argv)
 	/* The identities as msgauth_mailfrom() and spf_start() take them from
 	 * the MTA: the MAIL FROM is an RFC 5321 path (angle brackets
 	 * optional) whose domain is used in its normal form; the null path
-	 * (RFC 7208 2.4), or a path without a usable domain, checks
-	 * postmaster@ the HELO name in its normal form. */
+	 * (RFC 7208 2.4) checks postmaster@ the HELO name in its normal form;
+	 * a path without a usable domain is "none" (RFC 7208 4.3). */
 	st = mailaddr_parse_path(o.mail_from, strlen(o.mail_from), &path, NULL);
 	if (st == MAILADDR_OK && path.domain_ok) {
 		snprintf(
 		    sender, sizeof(sender), "%s@%s", path.local, path.domain);
 		domain = path.domain_norm;
+	} else if (st != MAILADDR_NULL) {
+		fprintf(stderr,
+		    "authmilter-check: no usable domain in --mail-from %s\n",
+		    o.mail_from);
+		printf("%s\n", spf_result_str(SPF_NONE));
+		msgauth_ctx_unref(ctx);
+		return 0;
 	} else if (mailaddr_domain_normalize(helo, strlen(helo), helo_norm)) {
-		if (st != MAILADDR_NULL)
-			fprintf(stderr,
-			    "authmilter-check: no usable domain in --mail-from "
-			    "%s: checking postmaster@%s, as the daemon does\n",
-			    o.mail_from, helo_norm);
 		snprintf(sender, sizeof(sender), "postmaster@%s", helo_norm);
 		domain = helo_norm;
 	} else {

@@ -101,12 +101,13 @@ struct msgauth {
 	struct msgauth_ctx *ctx;
 	char                queue_id[64];
 	bool                outbound;
-	char               *mf_domain; /* MAIL FROM domain; NULL: null path */
-	bool                failed;    /* a check could not be set up (OOM) */
-	char               *mf_addr;   /* local@domain, for SPF's %{s} */
-	struct hdr_list    *hdrs;
-	bool                hdr_overflow;
-	struct spf_run      spf_mfrom, spf_helo;
+	char               *mf_domain; /* MAIL FROM domain; NULL: none usable */
+	bool             mf_unusable;  /* not the null path, no usable domain */
+	bool             failed;       /* a check could not be set up (OOM) */
+	char            *mf_addr;      /* local@domain, for SPF's %{s} */
+	struct hdr_list *hdrs;
+	bool             hdr_overflow;
+	struct spf_run   spf_mfrom, spf_helo;
 	struct dkim_verify *dv;
 	struct dkim_sign   *ds;
 	/* The signer reads its params and keys until it is freed. */
@@ -357,6 +358,7 @@ msg_clear_work(struct msgauth *m)
 	free(m->mf_domain);
 	free(m->mf_addr);
 	m->mf_domain = m->mf_addr = NULL;
+	m->mf_unusable = false;
 	msgauth_ctx_unref(m->ctx);
 	m->ctx = NULL;
 }
@@ -524,11 +526,12 @@ spf_start(struct msgauth *m, struct msgauth_reply *r)
 			goto oom;
 	}
 	/* RFC 7208 2.4: the MAIL FROM identity; for the null reverse-path,
-	 * postmaster@ the HELO domain. */
+	 * postmaster@ the HELO domain. A path whose domain is malformed is
+	 * "none" (RFC 7208 4.3), said at end of message. */
 	if (m->mf_domain != NULL) {
 		if (!spf_run_start(m, &m->spf_mfrom, m->mf_domain, m->mf_addr))
 			goto oom;
-	} else if (helo_domain != NULL) {
+	} else if (!m->mf_unusable && helo_domain != NULL) {
 		snprintf(sender, sizeof(sender), "postmaster@%s", helo_domain);
 		if (!spf_run_start(m, &m->spf_mfrom, helo_domain, sender))
 			goto oom;
@@ -567,6 +570,7 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 {
 	const struct am_conf *c;
 	struct mailaddr_path  path;
+	enum mailaddr_status  st;
 
 	msgauth_abort(m);
 	msg_clear_output(m);
@@ -576,11 +580,12 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 	c = ctx->conf;
 	m->outbound = (auth_authen != NULL && auth_authen[0] != '\0') ||
 		      (m->have_addr && conf_trusted(c, &m->addr));
-	/* A MAIL FROM without a usable domain has no SPF identity of its own:
-	 * like the null path, it falls back to the HELO name. */
-	if (mailaddr_parse_path(from, strlen(from), &path, NULL) ==
-		MAILADDR_OK &&
-	    path.domain_ok) {
+	/* The null path's SPF identity is the HELO name (RFC 7208 2.4); a
+	 * path without a usable domain has none (RFC 7208 4.3). */
+	st = mailaddr_parse_path(from, strlen(from), &path, NULL);
+	m->mf_unusable =
+	    st != MAILADDR_NULL && !(st == MAILADDR_OK && path.domain_ok);
+	if (st == MAILADDR_OK && path.domain_ok) {
 		m->mf_domain = strdup(path.domain_norm);
 		m->mf_addr =
 		    malloc(strlen(path.local) + strlen(path.domain) + 2);
@@ -849,6 +854,10 @@ eom_spf(struct msgauth *m)
 		    s[i] == &m->spf_helo ? "helo" : "mailfrom", s[i]->domain,
 		    NULL);
 	}
+	/* No smtp.mailfrom: the domain is not one a property can carry. */
+	if (m->mf_unusable && m->ctx->conf->spf.enabled && m->have_addr)
+		result_add(
+		    m, "spf", "none", "MAIL FROM has no usable domain", NULL);
 }
 
 /*
