@@ -700,6 +700,7 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 struct from_info {
 	const char *problem; /* NULL when DMARC can proceed */
 	bool        too_many;
+	bool        incomplete; /* an address unread or without a domain */
 	char        domains[DMARC_MAX_FROM_DOMAINS][MAILADDR_DOMAIN_MAX + 1];
 	size_t      ndomains;
 	char        first_addr[600]; /* for the signing table */
@@ -761,6 +762,7 @@ from_info_get(const struct msgauth *m, struct from_info *fi)
 		fi->problem = "From field without a usable domain";
 	else if (fi->ndomains > 1)
 		fi->problem = "From addresses in several domains";
+	fi->incomplete = bad || unusable;
 }
 
 void
@@ -969,12 +971,15 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	from_info_get(m, &fi);
 	if (fi.problem != NULL &&
 	    (c->dmarc.multiple_from == CONF_MULTI_FROM_REJECT ||
-		fi.ndomains == 0 || fi.too_many)) {
+		fi.ndomains == 0 || fi.too_many || fi.incomplete)) {
 		/* RFC 9989 leaves these to local policy; they are where a
 		 * forged author hides, so they never pass and are never "no
-		 * DMARC". Too many domains to evaluate is one of them (never
-		 * a DNS temperror: on_dns_error = "accept" would let a
-		 * p=reject author through behind a list of throwaways). */
+		 * DMARC". "strictest" can only judge the domains it has: an
+		 * address it could not read or without a domain (its author
+		 * unknown) is rejected all the same, and so are too many
+		 * domains to evaluate (never a DNS temperror: on_dns_error =
+		 * "accept" would let a p=reject author through behind a list
+		 * of throwaways). */
 		result_add(m, "dmarc", "permerror", fi.problem, "header",
 		    "from", fi.ndomains > 0 ? fi.domains[0] : NULL, NULL);
 		if (c->dmarc.enforce)
