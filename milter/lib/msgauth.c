@@ -36,12 +36,12 @@
 #define AR_NAME       "Authentication-Results"
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x)  STRINGIFY_(x)
-/* Signatures made per message: a rotation signs with old and new keys of
- * both algorithms; more than 8 is a table mistake, not a need. */
-#define MSGAUTH_MAX_SIGN_KEYS 8
+/* Signatures made per message: a table row names at most this many keys
+ * (a rotation signs with old and new keys of both algorithms). */
+#define MSGAUTH_MAX_SIGN_KEYS CONF_MAX_ROW_KEYS
 /* Verified signatures handed to DMARC: the most dkim.max_signatures may
- * be (conf.c bounds it at 64). */
-#define MSGAUTH_MAX_DKIM 64
+ * be. */
+#define MSGAUTH_MAX_DKIM CONF_MAX_SIGNATURES
 
 /* The resolver, shared by the contexts of successive reloads while the DNS
  * settings stay the same (so the cache survives a reload). */
