@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +139,83 @@ key_list_has(const struct tagval *tv, const char *word)
 	return false;
 }
 
+/*
+ * Decoded keys. Decoding a key costs more than verifying with it: each
+ * d2i_PUBKEY() sets up OpenSSL 3's decoder machinery, which takes its
+ * locks dozens of times (in the benchmark, a tenth of the daemon's CPU).
+ * A few keys sign most mail, so decoded keys are kept in a direct-mapped
+ * table keyed by the key type and the p= bytes, shared by all threads: an
+ * EVP_PKEY may be used to verify from several threads, and each user
+ * holds a reference of its own. A colliding key replaces the slot's.
+ */
+#define KEY_CACHE_SLOTS   256
+#define KEY_CACHE_MAX_DER 1200 /* an RSA-8192 SPKI is about 1,060 bytes */
+
+static struct key_slot {
+	enum dkim_key_type type;
+	unsigned char     *der; /* NULL: empty */
+	size_t             len;
+	EVP_PKEY          *pkey;
+} key_cache[KEY_CACHE_SLOTS];
+static pthread_mutex_t key_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_ulong    key_cache_hits;
+
+static struct key_slot *
+key_slot(enum dkim_key_type type, const unsigned char *der, size_t len)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)type; /* FNV-1a */
+	size_t   i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ der[i]) * 16777619u;
+	return &key_cache[h % KEY_CACHE_SLOTS];
+}
+
+/* A new reference to the decoded key, or NULL. */
+static EVP_PKEY *
+key_cache_get(enum dkim_key_type type, const unsigned char *der, size_t len)
+{
+	struct key_slot *k = key_slot(type, der, len);
+	EVP_PKEY        *pk = NULL;
+
+	pthread_mutex_lock(&key_cache_mu);
+	if (k->der != NULL && k->type == type && k->len == len &&
+	    memcmp(k->der, der, len) == 0 && EVP_PKEY_up_ref(k->pkey) == 1)
+		pk = k->pkey;
+	pthread_mutex_unlock(&key_cache_mu);
+	if (pk != NULL)
+		atomic_fetch_add(&key_cache_hits, 1);
+	return pk;
+}
+
+static void
+key_cache_put(
+    enum dkim_key_type type, const unsigned char *der, size_t len, EVP_PKEY *pk)
+{
+	struct key_slot *k = key_slot(type, der, len), old;
+	unsigned char   *copy;
+
+	if (len > KEY_CACHE_MAX_DER || (copy = malloc(len)) == NULL)
+		return;
+	if (EVP_PKEY_up_ref(pk) != 1) {
+		free(copy);
+		return;
+	}
+	memcpy(copy, der, len);
+	pthread_mutex_lock(&key_cache_mu);
+	old = *k;
+	*k = (struct key_slot){type, copy, len, pk};
+	pthread_mutex_unlock(&key_cache_mu);
+	free(old.der);
+	EVP_PKEY_free(old.pkey);
+}
+
+unsigned long
+dkim_key_cache_hits(void)
+{
+	return atomic_load(&key_cache_hits);
+}
+
 /* RSA: SubjectPublicKeyInfo (RFC 6376 3.6.1), or a bare RSAPublicKey
  * (RFC 8017 A.1.1), which some publishers put in p= and most verifiers
  * accept. The DER must be used up exactly. */
@@ -170,6 +250,7 @@ dkim_key_parse(
 	size_t               derlen;
 	int                  ntv;
 	const char          *reason;
+	bool                 cached = false;
 
 	memset(key, 0, sizeof(*key));
 	key->sha1 = key->sha256 = true;
@@ -226,17 +307,19 @@ dkim_key_parse(
 		reason = "bad key data";
 		goto bad;
 	}
-	if (key->type == DKIM_KEY_ED25519) {
+	if ((key->pkey = key_cache_get(key->type, der, derlen)) != NULL)
+		cached = true;
+	else if (key->type == DKIM_KEY_ED25519) {
 		/* RFC 8463 4: the raw public key, not an SPKI. */
 		if (derlen == DKIM_KEY_ED25519_LEN)
 			key->pkey = EVP_PKEY_new_raw_public_key(
 			    EVP_PKEY_ED25519, NULL, der, derlen);
-		key->bits = 256;
-	} else {
+	} else
 		key->pkey = key_rsa(der, derlen);
-		if (key->pkey != NULL && EVP_PKEY_get_bits(key->pkey) > 0)
-			key->bits = (unsigned int)EVP_PKEY_get_bits(key->pkey);
-	}
+	if (key->pkey != NULL && key->type == DKIM_KEY_ED25519)
+		key->bits = 256;
+	else if (key->pkey != NULL && EVP_PKEY_get_bits(key->pkey) > 0)
+		key->bits = (unsigned int)EVP_PKEY_get_bits(key->pkey);
 	if (key->pkey == NULL || key->bits == 0) {
 		reason = "bad key data";
 		goto bad;
@@ -245,6 +328,8 @@ dkim_key_parse(
 		reason = "key too large";
 		goto bad;
 	}
+	if (!cached)
+		key_cache_put(key->type, der, derlen, key->pkey);
 	free(der);
 	return 0;
 bad:

@@ -13,7 +13,8 @@
  * Limits: RSA keys of at most DKIM_KEY_MAX_RSA_BITS bits (verification
  * cost grows with the cube of the size; RFC 8301 3.2 asks verifiers to
  * handle 1024 to 4096). The lower bound is the verifier's policy.
- * A parsed key owns its EVP_PKEY; release it with dkim_key_clear().
+ * A parsed key owns a reference to its EVP_PKEY; release it with
+ * dkim_key_clear(). Thread-safe.
  */
 #ifndef AM_DKIM_KEY_H
 #define AM_DKIM_KEY_H
@@ -49,6 +50,10 @@ int dkim_key_parse(
     const char *p, size_t n, struct dkim_key *key_r, const char **reason_r);
 /* Frees the key's EVP_PKEY and zeroes the record. */
 void dkim_key_clear(struct dkim_key *);
+/* Keys decoded are kept, process-wide, in a bounded table: parsing the
+ * same p= again only takes a reference. How many parses were served so,
+ * for tests. */
+unsigned long dkim_key_cache_hits(void);
 
 /* Decodes base64 (RFC 4648 4), skipping FWS (RFC 6376 2.8 allows it in
  * b=, bh= and p=); padding is optional. Writes at most outsize bytes.

@@ -608,6 +608,29 @@ test_keys(EVP_PKEY *rsa1024)
 	dkim_key_clear(&k);
 	free(rec);
 
+	t_case("key: the same p= again is decoded once; tags read anew");
+	{
+		struct dkim_key k2;
+		char           *rec2 = pub_record(rsa1024, "v=DKIM1; t=y; p=");
+		unsigned long   hits;
+
+		rec = pub_record(rsa1024, "v=DKIM1; p=");
+		t_assert_int_eq(dkim_key_parse(rec, strlen(rec), &k, &why), 0);
+		hits = dkim_key_cache_hits();
+		t_assert_int_eq(
+		    dkim_key_parse(rec2, strlen(rec2), &k2, &why), 0);
+		t_assert_int_eq(dkim_key_cache_hits(), hits + 1);
+		t_assert(k2.pkey == k.pkey);
+		t_assert(k2.testing && !k.testing);
+		t_assert_int_eq(k2.bits, 1024);
+		/* Each holds its own reference. */
+		dkim_key_clear(&k);
+		t_assert(EVP_PKEY_eq(k2.pkey, rsa1024) == 1);
+		dkim_key_clear(&k2);
+		free(rec);
+		free(rec2);
+	}
+
 	t_case("base64: padding, FWS, errors");
 	{
 		unsigned char out[16];
