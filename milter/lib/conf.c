@@ -195,13 +195,39 @@ port_ok(const char *p, size_t n)
 	return v >= 1 && v <= 65535;
 }
 
+/* Postfix writes its side of a milter socket inet:HOST:PORT, the milter's
+ * side is inet:PORT@HOST: an administrator coming from main.cf writes the
+ * former. Returns true, with the spelling meant in fix, for HOST:PORT
+ * (spec is what follows "inet:" or "inet6:"). */
+static bool
+postfix_spelling(const char *spec, const char *type, char *fix, size_t size)
+{
+	const char *colon = strrchr(spec, ':'), *host = spec;
+	size_t      n;
+
+	if (strchr(spec, '@') != NULL || colon == NULL || colon == spec ||
+	    !port_ok(colon + 1, strlen(colon + 1)))
+		return false;
+	n = (size_t)(colon - spec);
+	/* Postfix's [::1]:PORT: the milter side takes the bare address. */
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		host++;
+		n -= 2;
+	}
+	snprintf(fix, size, "%s%s@%.*s", type, colon + 1, (int)n, host);
+	return true;
+}
+
+/* Why spec is not a socket we can listen on, or NULL; a message that
+ * quotes the spec is written to buf. */
 static const char *
-socket_why(const char *spec)
+socket_why(const char *spec, char *buf, size_t size)
 {
 	const struct sockaddr_un *un = NULL;
 	const char               *at, *host;
 	bool                      v6;
 	unsigned char             addr[16];
+	char                      fix[300];
 
 	if (strncmp(spec, "local:", 6) == 0 || strncmp(spec, "unix:", 5) == 0) {
 		const char *path = strchr(spec, ':') + 1;
@@ -223,6 +249,13 @@ socket_why(const char *spec)
 		       "inet6:PORT@HOST";
 	}
 	at = strchr(spec, '@');
+	if (postfix_spelling(spec, v6 ? "inet6:" : "inet:", fix, sizeof(fix))) {
+		snprintf(buf, size,
+		    "HOST:PORT is how Postfix names the milter; "
+		    "authmilter listens on PORT@HOST: write \"%s\"",
+		    fix);
+		return buf;
+	}
 	if (!port_ok(spec, at ? (size_t)(at - spec) : strlen(spec)))
 		return "the port must be 1-65535";
 	if (at == NULL)
@@ -250,7 +283,8 @@ socket_why(const char *spec)
 int
 conf_socket_check(const char *spec, struct am_err *err)
 {
-	const char *why = socket_why(spec);
+	char        buf[400];
+	const char *why = socket_why(spec, buf, sizeof(buf));
 
 	if (why != NULL)
 		return am_err_set(err, "bad socket \"%s\": %s", spec, why);

@@ -221,6 +221,15 @@ static const struct {
 	"bad socket \"inet:65536@localhost\": the port must be 1-65535"},
     {"socket port not a number", "socket = \"inet:smtp@localhost\";\n", 1,
 	"bad socket \"inet:smtp@localhost\": the port must be 1-65535"},
+    {"socket in Postfix's spelling", "socket = \"inet:127.0.0.1:18897\";\n", 1,
+	"bad socket \"inet:127.0.0.1:18897\": HOST:PORT is how Postfix names "
+	"the milter; authmilter listens on PORT@HOST: write "
+	"\"inet:18897@127.0.0.1\""},
+    {"socket in Postfix's IPv6 spelling", "socket = \"inet6:[::1]:18897\";\n",
+	1,
+	"bad socket \"inet6:[::1]:18897\": HOST:PORT is how Postfix names "
+	"the milter; authmilter listens on PORT@HOST: write "
+	"\"inet6:18897@::1\""},
     {"socket relative path", "socket = \"local:run/a.sock\";\n", 1,
 	"bad socket \"local:run/a.sock\": the path must be absolute"},
     {"socket unknown type", "socket = \"tcp:25\";\n", 1,
