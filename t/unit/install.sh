@@ -6,12 +6,16 @@
 . "$top_srcdir/t/lib/common.sh"
 
 D=$T_TMP/dest
+# A make of its own, not a part of make check's (its flags and jobserver).
+mk() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory \
+	    -C "$top_builddir" "$@"
+}
 inst() {
-	make -s -C "$top_builddir" "$1" DESTDIR="$D" >"$T_TMP/make.out" 2>&1
+	mk "$1" DESTDIR="$D" >"$T_TMP/make.out" 2>&1
 }
 v() { # a make variable of the build, as configure set it
-	make -s -C "$top_builddir" --no-print-directory -f Makefile \
-	    -f - print <<X 2>/dev/null
+	mk -f Makefile -f - print <<X 2>/dev/null
 print: ; @echo \$($1)
 X
 }
