@@ -711,6 +711,17 @@ dmarc_below(enum dmarc_policy p)
 					: DMARC_POLICY_NONE;
 }
 
+/* What a fail under policy is given: the policy, or with t=y (or a
+ * legacy pct=0) one level below it (RFC 9989 4.7 "t"). */
+static enum dmarc_policy
+dmarc_applied(const struct dmarc *d, const struct dmarc_record *eff,
+    enum dmarc_policy policy)
+{
+	if (!eff->testing)
+		return policy;
+	return d->params.testing_none ? DMARC_POLICY_NONE : dmarc_below(policy);
+}
+
 static enum dmarc_policy
 dmarc_or(enum dmarc_policy a, enum dmarc_policy b)
 {
@@ -909,15 +920,11 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 		    temp ? "temporary error in an aligned check"
 			 : "DNS error testing whether the From domain exists");
 	}
+	out->fail_disposition = dmarc_applied(d, &eff, out->policy);
 	if (temp)
 		return dmarc_done(out, DMARC_TEMPERROR,
 		    "temporary error in an aligned check");
-	if (eff.testing)
-		out->disposition = d->params.testing_none
-				       ? DMARC_POLICY_NONE
-				       : dmarc_below(out->policy);
-	else
-		out->disposition = out->policy;
+	out->disposition = out->fail_disposition;
 	return dmarc_done(out, DMARC_FAIL, "no aligned identifier passed");
 }
 

@@ -129,6 +129,11 @@ struct dmarc_verdict {
 	 * level below policy (RFC 9989 4.7 "t"), or none with
 	 * dmarc_params.testing_none. */
 	enum dmarc_policy disposition;
+	/* What a fail would be given: disposition for a fail; for a
+	 * temperror with a known policy what it would have been (so that the
+	 * caller can tell whether deferring changes anything); UNSPEC
+	 * otherwise. */
+	enum dmarc_policy fail_disposition;
 	bool              testing;
 	/* The record's p, sp, np as published (UNSPEC: absent), for the A-R
 	 * comment; all NONE when an invalid policy was replaced per 4.10.1. */

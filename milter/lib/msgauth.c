@@ -598,8 +598,7 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 	}
 	if (!m->outbound) {
 		if (c->dmarc.enabled)
-			m->dm = dmarc_new(msgauth_ctx_dns(ctx),
-			    &(struct dmarc_params){.testing_none = true});
+			m->dm = dmarc_new(msgauth_ctx_dns(ctx), NULL);
 		if (c->dkim.verify) {
 			struct dkim_verify_params vp = {
 			    .max_signatures = c->dkim.max_signatures,
@@ -920,14 +919,15 @@ eom_dkim(struct msgauth *m)
 }
 
 /* A DMARC temperror defers the message (with on_dns_error = "tempfail")
- * only when the policy that would apply is unknown or would be enforced:
- * "p=none must not change mail handling", nor may t=y (RFC 9989). */
+ * only when what a fail would be given is unknown or more than none:
+ * "p=none must not change mail handling", nor may p=quarantine with t=y,
+ * but p=reject with t=y would quarantine (RFC 9989 4.7 "t"). */
 static bool
 temperror_defers(const struct dmarc_verdict *v)
 {
-	if (v->result != DMARC_TEMPERROR || v->testing)
+	if (v->result != DMARC_TEMPERROR)
 		return false;
-	return v->policy != DMARC_POLICY_NONE;
+	return v->fail_disposition != DMARC_POLICY_NONE;
 }
 
 /* Orders the results over several From domains for "the strictest": by

@@ -393,6 +393,8 @@ static const struct ecase ecases[] = {
     /* t=y, pct */
     {"t=y: reject applied as quarantine", "testing.test", AO, NULL, AO, NULL, 0,
 	DMARC_FAIL, R, Q, 1, "testing.test", NULL},
+    {"t=y: quarantine applied as none", "tquar.test", AO, NULL, AO, NULL, 0,
+	DMARC_FAIL, Q, N, 1, "tquar.test", NULL},
     {"pct=0: quarantine applied as none", "pct0.test", AO, NULL, AO, NULL, 0,
 	DMARC_FAIL, Q, N, 1, "pct0.test", NULL},
     {"pct=50 ignored", "pct50.test", AO, NULL, AO, NULL, 0, DMARC_FAIL, R, R, 0,
@@ -488,6 +490,8 @@ run_case(struct dns *dns, const struct ecase *c, bool prefetch)
 		printf("  reason: %s\n", v.reason);
 	t_assert_int_eq(v.policy, c->policy);
 	t_assert_int_eq(v.disposition, c->dis);
+	if (v.result == DMARC_FAIL)
+		t_assert_int_eq(v.fail_disposition, c->dis);
 	t_assert_int_eq(v.testing, c->testing);
 	if (c->record_domain != NULL)
 		t_assert_str_eq(v.record_domain, c->record_domain);
@@ -767,6 +771,35 @@ test_queries(const char *conf, const char *logpath)
 		t_assert_int_eq(v.disposition, DMARC_POLICY_NONE);
 		t_assert(v.testing);
 		dmarc_free(d);
+	}
+
+	t_case("verdict: a temperror says what a fail would be given");
+	{
+		static const struct {
+			const char       *from;
+			enum dmarc_policy want;
+		} rows[] = {
+		    {"reject.test", DMARC_POLICY_REJECT},
+		    {"testing.test", DMARC_POLICY_QUARANTINE},
+		    {"tquar.test", DMARC_POLICY_NONE},
+		    {"pct0.test", DMARC_POLICY_NONE},
+		    {"pnone.test", DMARC_POLICY_NONE},
+		    {"slow.nxsf.test", DMARC_POLICY_UNSPEC},
+		};
+		struct dmarc_auth_dkim tk = {.result = AT};
+		struct dmarc_auth      ta = {.ndkim = 1, .dkim = &tk};
+		size_t                 i;
+
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			d = dmarc_new(dns, NULL);
+			tk.domain = rows[i].from;
+			t_assert_int_eq(
+			    dmarc_evaluate(d, rows[i].from, &ta, &v),
+			    DMARC_TEMPERROR);
+			t_assert_int_eq(v.disposition, DMARC_POLICY_NONE);
+			t_assert_int_eq(v.fail_disposition, rows[i].want);
+			dmarc_free(d);
+		}
 	}
 
 	t_case("verdict: p, sp, np as published");
