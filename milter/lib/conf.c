@@ -101,6 +101,7 @@ static const char *const default_trusted[] = {"127.0.0.0/8", "::1/128"};
 _Static_assert(sizeof(enum conf_on_error) == sizeof(int) &&
 		   sizeof(enum conf_quarantine) == sizeof(int) &&
 		   sizeof(enum conf_multi_from) == sizeof(int) &&
+		   sizeof(enum conf_pct) == sizeof(int) &&
 		   sizeof(enum conf_alg) == sizeof(int),
     "set_enum stores an int");
 
@@ -747,6 +748,8 @@ static const struct opt_name quarantine_names[] = {
 static const struct opt_name multi_from_names[] = {
     {"reject", CONF_MULTI_FROM_REJECT},
     {"strictest", CONF_MULTI_FROM_STRICTEST}, {NULL, 0}};
+static const struct opt_name pct_names[] = {
+    {"ignore", CONF_PCT_IGNORE}, {"sample", CONF_PCT_SAMPLE}, {NULL, 0}};
 
 #define C(f) offsetof(struct am_conf, f)
 #define K(f) offsetof(struct conf_key, f)
@@ -831,6 +834,7 @@ static const struct opt dmarc_opts[] = {
     {BOOL("enforce", C(dmarc.enforce))},
     {ENUM("quarantine", C(dmarc.quarantine), quarantine_names)},
     {ENUM("multiple_from", C(dmarc.multiple_from), multi_from_names)},
+    {ENUM("pct", C(dmarc.pct), pct_names)},
     {.name = NULL},
 };
 
@@ -1237,6 +1241,7 @@ conf_new(void)
 	c->dmarc.enforce = true;
 	c->dmarc.quarantine = CONF_QUARANTINE_HOLD;
 	c->dmarc.multiple_from = CONF_MULTI_FROM_REJECT;
+	c->dmarc.pct = CONF_PCT_IGNORE;
 	c->socket = strdup(CONF_DEFAULT_SOCKET);
 	c->user = strdup("authmilter");
 	c->authserv_id = default_authserv_id();

@@ -39,6 +39,11 @@ enum conf_quarantine {
 	CONF_QUARANTINE_HEADER /* accept, say so in Authentication-Results */
 };
 
+enum conf_pct {
+	CONF_PCT_IGNORE, /* RFC 9989: only pct=0, as t=y (the default) */
+	CONF_PCT_SAMPLE  /* RFC 7489 6.6.4: the policy for pct% of failures */
+};
+
 enum conf_multi_from {
 	CONF_MULTI_FROM_REJECT,   /* 550 5.7.1 (the default) */
 	CONF_MULTI_FROM_STRICTEST /* evaluate every domain, apply the worst */
@@ -122,6 +127,7 @@ struct am_conf {
 		bool                 enforce;
 		enum conf_quarantine quarantine;
 		enum conf_multi_from multiple_from;
+		enum conf_pct        pct;
 	} dmarc;
 };
 

@@ -1,8 +1,11 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/rand.h>
 
 #include "dmarc.h"
 #include "dns.h"
@@ -47,6 +50,8 @@ struct dmarc_dom {
 struct dmarc {
 	struct dns         *dns;
 	struct dmarc_params params;
+	dmarc_random_fn    *random;
+	void               *random_arg;
 	size_t              nq;
 	struct dmarc_q     *q[DMARC_MAX_QUERIES];
 	size_t              ndom;
@@ -298,7 +303,6 @@ enum {
 struct dmarc_parse {
 	unsigned int seen;
 	bool         t_set; /* a valid t tag */
-	bool         pct0;  /* a legacy pct=0 */
 };
 
 /* Applies the policy tag value v to *dst. */
@@ -421,16 +425,22 @@ dmarc_tag(
 		/* dmarc-yorn; another value keeps the default "n". */
 		if (str_ieq(p, n, "y") || str_ieq(p, n, "n")) {
 			st->t_set = true;
-			r->testing = str_ieq(p, n, "y");
+			r->t_y = str_ieq(p, n, "y");
 		}
 		break;
 	case DMARC_TAG_PCT:
-		/* RFC 9989 removed pct; A.6 makes "t=y" the replacement of
-		 * "pct=0", so a legacy pct=0 means testing. Other values are
-		 * ignored (their percentages were never applied alike). */
-		for (i = 0; i < n && p[i] == '0'; i++)
-			;
-		st->pct0 = i == n;
+		/* RFC 9989 removed pct; RFC 7489 6.3 had dmarc-percent = "pct"
+		 * *WSP "=" *WSP 1*3DIGIT, 0 to 100. Anything else is a syntax
+		 * error: as if absent (4.8). */
+		if (n <= 3) {
+			int v = 0;
+
+			for (i = 0; i < n && str_isdigit((unsigned char)p[i]);
+			     i++)
+				v = v * 10 + (p[i] - '0');
+			if (i == n && v <= 100)
+				r->pct = v;
+		}
 		break;
 	case DMARC_TAG_PSD:
 		if (str_ieq(p, n, "y"))
@@ -453,6 +463,7 @@ dmarc_record_parse(const char *p, size_t n, struct dmarc_record *out)
 	size_t             i, start;
 
 	memset(out, 0, sizeof(*out));
+	out->pct = -1;
 	/* dmarc-version = "v" equals %s"DMARC1", first in the record; "If
 	 * the tag is not the first in the list, or the tag is absent, or the
 	 * value is not "DMARC1", then the entire record MUST be ignored"
@@ -478,8 +489,8 @@ dmarc_record_parse(const char *p, size_t n, struct dmarc_record *out)
 			i++;
 		dmarc_tag(p + start, i - start, out, &st);
 	}
-	if (!st.t_set && st.pct0)
-		out->testing = true;
+	/* RFC 9989 A.6: "t=y" replaces "pct=0"; an explicit t wins. */
+	out->testing = out->t_y || (!st.t_set && out->pct == 0);
 	return 0;
 }
 
@@ -711,15 +722,48 @@ dmarc_below(enum dmarc_policy p)
 					: DMARC_POLICY_NONE;
 }
 
-/* What a fail under policy is given: the policy, or with t=y (or a
- * legacy pct=0) one level below it (RFC 9989 4.7 "t"). */
-static enum dmarc_policy
-dmarc_applied(const struct dmarc *d, const struct dmarc_record *eff,
-    enum dmarc_policy policy)
+/* A uniform 32-bit number from OpenSSL's generator, which is safe to use
+ * from any thread. Should it fail, 0: every pct above 0 then samples,
+ * so a failure never weakens a policy. */
+static uint32_t
+dmarc_random_default(void *arg)
 {
-	if (!eff->testing)
-		return policy;
-	return d->params.testing_none ? DMARC_POLICY_NONE : dmarc_below(policy);
+	unsigned char b[4];
+
+	(void)arg;
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return 0;
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	       (uint32_t)b[2] << 8 | b[3];
+}
+
+/* What a fail under policy is given (and out->sample). With
+ * t=y (or, with DMARC_PCT_IGNORE, a legacy pct=0) one level below the
+ * policy (RFC 9989 4.7 "t"). With DMARC_PCT_SAMPLE and a valid pct (and
+ * no t=y), the policy for pct percent of failing messages chosen at
+ * random, one level below for the rest (RFC 7489 6.6.4). */
+static enum dmarc_policy
+dmarc_applied(struct dmarc *d, const struct dmarc_record *eff,
+    enum dmarc_policy policy, struct dmarc_verdict *out)
+{
+	uint32_t r;
+
+	if (d->params.pct == DMARC_PCT_SAMPLE) {
+		if (eff->t_y)
+			return dmarc_below(policy);
+		if (eff->pct < 0)
+			return policy;
+		/* r * 100 / 2^32 is uniform over 0..99 up to 2^-32. */
+		r = d->random(d->random_arg);
+		if ((uint32_t)(((uint64_t)r * 100) >> 32) <
+		    (uint32_t)eff->pct) {
+			out->sample = DMARC_SAMPLE_IN;
+			return policy;
+		}
+		out->sample = DMARC_SAMPLE_OUT;
+		return dmarc_below(policy);
+	}
+	return eff->testing ? dmarc_below(policy) : policy;
 }
 
 static enum dmarc_policy
@@ -769,6 +813,9 @@ dmarc_new(struct dns *dns, const struct dmarc_params *params)
 	d->dns = dns;
 	if (params != NULL)
 		d->params = *params;
+	d->random =
+	    d->params.random != NULL ? d->params.random : dmarc_random_default;
+	d->random_arg = d->params.random != NULL ? d->params.random_arg : NULL;
 	return d;
 }
 
@@ -817,6 +864,7 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 
 	memset(out, 0, sizeof(*out));
 	out->disposition = DMARC_POLICY_NONE;
+	out->pct = -1;
 	if (!dmarc_domain_valid(from_domain))
 		return dmarc_done(out, DMARC_PERMERROR,
 		    "the From domain is not a valid DNS name");
@@ -873,7 +921,10 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 	out->p = eff.p;
 	out->sp = eff.sp;
 	out->np = eff.np;
-	out->testing = eff.testing;
+	out->testing =
+	    d->params.pct == DMARC_PCT_SAMPLE ? eff.t_y : eff.testing;
+	out->t_y = eff.t_y;
+	out->pct = eff.pct;
 	if (eff.p == DMARC_POLICY_UNSPEC)
 		eff.p = DMARC_POLICY_NONE;
 	out->policy = rec_i == 0 ? eff.p : dmarc_or(eff.sp, eff.p);
@@ -920,7 +971,7 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 		    temp ? "temporary error in an aligned check"
 			 : "DNS error testing whether the From domain exists");
 	}
-	out->fail_disposition = dmarc_applied(d, &eff, out->policy);
+	out->fail_disposition = dmarc_applied(d, &eff, out->policy, out);
 	if (temp)
 		return dmarc_done(out, DMARC_TEMPERROR,
 		    "temporary error in an aligned check");

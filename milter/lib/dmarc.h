@@ -3,7 +3,8 @@
  * record parsing (4.7, 4.8), the DNS Tree Walk (4.10) for policy discovery
  * (4.10.1) and Organizational Domain discovery (4.10.2) without a Public
  * Suffix List, SPF and DKIM identifier alignment, and the policy that
- * applies (p, sp or np; t=y testing).
+ * applies (p, sp or np; t=y testing; optionally RFC 7489 6.6.4 pct
+ * sampling).
  *
  * One struct dmarc per message. All its DNS lookups go through one cache:
  * the same name and type is never queried twice by one struct dmarc.
@@ -38,6 +39,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* RFC 9989 4.10: "Author Domains with more than eight labels do not result
  * in more than eight DNS queries". */
@@ -67,6 +69,13 @@ enum dmarc_policy {
 	DMARC_POLICY_REJECT
 };
 
+/* Whether a DMARC_PCT_SAMPLE evaluation drew for the message. */
+enum dmarc_sample {
+	DMARC_SAMPLE_NONE = 0, /* no draw: a pass, t=y, no pct, ... */
+	DMARC_SAMPLE_IN,       /* sampled: the policy applies */
+	DMARC_SAMPLE_OUT       /* not sampled: one level below */
+};
+
 enum dmarc_psd {
 	DMARC_PSD_U = 0, /* default: "may or may not be an Org Domain" */
 	DMARC_PSD_Y,     /* a Public Suffix Domain */
@@ -86,7 +95,9 @@ struct dmarc_record {
 	bool              rua_valid;  /* rua has >= 1 syntactically valid URI */
 	bool              adkim_strict; /* adkim=s */
 	bool              aspf_strict;  /* aspf=s */
-	bool              testing;      /* t=y, or a legacy pct=0 */
+	bool              t_y;          /* t=y */
+	bool              testing;      /* t=y, or a legacy pct=0 without t */
+	int               pct; /* pct= 0 to 100 (RFC 7489); -1: absent, bad */
 	enum dmarc_psd    psd;
 };
 
@@ -125,16 +136,20 @@ struct dmarc_verdict {
 	 * existence test). With a temperror and a known policy the caller
 	 * can tell p=none (or testing) from a policy it would enforce. */
 	enum dmarc_policy policy;
-	/* What to do: policy for a fail, none otherwise; with testing, one
-	 * level below policy (RFC 9989 4.7 "t"), or none with
-	 * dmarc_params.testing_none. */
+	/* What to do: policy for a fail, none otherwise; with testing one
+	 * level below policy (RFC 9989 4.7 "t"); with DMARC_PCT_SAMPLE, one
+	 * level below unless the message was sampled. */
 	enum dmarc_policy disposition;
 	/* What a fail would be given: disposition for a fail; for a
 	 * temperror with a known policy what it would have been (so that the
 	 * caller can tell whether deferring changes anything); UNSPEC
 	 * otherwise. */
 	enum dmarc_policy fail_disposition;
+	/* Testing applies: t=y, or with DMARC_PCT_IGNORE a legacy pct=0. */
 	bool              testing;
+	bool              t_y; /* the record has t=y */
+	int               pct; /* the record's valid pct, -1: none */
+	enum dmarc_sample sample;
 	/* The record's p, sp, np as published (UNSPEC: absent), for the A-R
 	 * comment; all NONE when an invalid policy was replaced per 4.10.1. */
 	enum dmarc_policy p, sp, np;
@@ -145,8 +160,22 @@ struct dmarc_verdict {
 	const char       *reason;       /* static text, never NULL */
 };
 
+/* What a record's pct tag does. */
+enum dmarc_pct {
+	DMARC_PCT_IGNORE = 0, /* RFC 9989: only pct=0 means anything (t=y) */
+	DMARC_PCT_SAMPLE      /* RFC 7489 6.6.4: the policy for pct percent
+			       * of failing messages, one level below for
+			       * the rest; t=y still applies to all */
+};
+
+/* A uniformly distributed 32-bit number. Called from the thread that uses
+ * the struct dmarc, once per evaluation that samples. */
+typedef uint32_t dmarc_random_fn(void *arg);
+
 struct dmarc_params {
-	bool testing_none; /* t=y: disposition none instead of one level down */
+	enum dmarc_pct   pct;
+	dmarc_random_fn *random; /* NULL: OpenSSL's RAND_bytes (thread-safe) */
+	void            *random_arg;
 };
 
 struct dns;   /* dns.h */

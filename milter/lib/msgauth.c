@@ -598,7 +598,11 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 	}
 	if (!m->outbound) {
 		if (c->dmarc.enabled)
-			m->dm = dmarc_new(msgauth_ctx_dns(ctx), NULL);
+			m->dm = dmarc_new(msgauth_ctx_dns(ctx),
+			    &(struct dmarc_params){
+				.pct = c->dmarc.pct == CONF_PCT_SAMPLE
+					   ? DMARC_PCT_SAMPLE
+					   : DMARC_PCT_IGNORE});
 		if (c->dkim.verify) {
 			struct dkim_verify_params vp = {
 			    .max_signatures = c->dkim.max_signatures,
@@ -945,6 +949,31 @@ verdict_rank(const struct dmarc_verdict *v, bool defer)
 	return v->result == DMARC_NONE ? 2 : 1;
 }
 
+/* The A-R comment's words on t and pct, after "dis=": why the disposition
+ * is what it is. t=y (RFC 9989 4.7); a legacy pct=0 that stands for it;
+ * with dmarc.pct = "sample" whether the message was sampled, with
+ * "ignore" that pct was not applied. */
+static void
+testing_words(
+    const struct dmarc_verdict *v, bool sample, char *out, size_t size)
+{
+	const char *how = "";
+
+	if (v->pct >= 0) {
+		if (v->sample == DMARC_SAMPLE_IN)
+			how = " sampled";
+		else if (v->sample == DMARC_SAMPLE_OUT)
+			how = " not sampled";
+		else if (!sample)
+			how = v->testing && !v->t_y ? " as t=y" : " ignored";
+	}
+	if (v->pct >= 0)
+		snprintf(out, size, "%s pct=%d%s", v->t_y ? " t=y" : "", v->pct,
+		    how);
+	else
+		snprintf(out, size, "%s", v->t_y ? " t=y" : "");
+}
+
 /* A policy for the A-R comment; an absent tag shows what stands in for it
  * (sp defaults to p, p to none). */
 static const char *
@@ -964,7 +993,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	struct dmarc_auth_dkim dk[MSGAUTH_MAX_DKIM];
 	struct dmarc_verdict   v, worst;
 	const char            *worst_domain = NULL;
-	char                   comment[160], np[32];
+	char                   comment[160], np[32], tw[64];
 	bool                   defer = c->on_dns_error == CONF_TEMPFAIL;
 	size_t                 i, n;
 
@@ -1024,12 +1053,14 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 		snprintf(np, sizeof(np), " np=%s", dmarc_policy_str(worst.np));
 	if (worst.result != DMARC_PASS && worst.result != DMARC_FAIL)
 		snprintf(comment, sizeof(comment), "%s", worst.reason);
-	else
+	else {
+		testing_words(
+		    &worst, c->dmarc.pct == CONF_PCT_SAMPLE, tw, sizeof(tw));
 		snprintf(comment, sizeof(comment), "p=%s sp=%s%s dis=%s%s",
 		    policy_name(worst.p, DMARC_POLICY_NONE),
 		    policy_name(worst.sp, worst.p), np,
-		    policy_name(worst.disposition, DMARC_POLICY_NONE),
-		    worst.testing ? " t=y" : "");
+		    policy_name(worst.disposition, DMARC_POLICY_NONE), tw);
+	}
 	result_add(m, "dmarc", dmarc_result_str(worst.result), comment,
 	    "header", "from", worst_domain, "policy", "dmarc",
 	    worst.result == DMARC_FAIL ? dmarc_policy_str(worst.disposition)

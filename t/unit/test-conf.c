@@ -275,6 +275,8 @@ static const struct {
 	"dmarc.quarantine must be one of hold, header (got \"drop\")"},
     {"bad dmarc.multiple_from", "dmarc: { multiple_from = \"first\"; };\n", 1,
 	"dmarc.multiple_from must be one of reject, strictest (got \"first\")"},
+    {"bad dmarc.pct", "dmarc: { pct = \"apply\"; };\n", 1,
+	"dmarc.pct must be one of ignore, sample (got \"apply\")"},
     {"bad canonicalization",
 	"dkim: { sign: { canonicalization = \"relaxed/strict\"; }; };\n", 1,
 	"dkim.sign.canonicalization must be HEADER/BODY, each simple or "
@@ -596,6 +598,7 @@ check_defaults(const struct am_conf *c)
 	t_assert(c->dmarc.enabled && c->dmarc.enforce);
 	t_assert_int_eq(c->dmarc.quarantine, CONF_QUARANTINE_HOLD);
 	t_assert_int_eq(c->dmarc.multiple_from, CONF_MULTI_FROM_REJECT);
+	t_assert_int_eq(c->dmarc.pct, CONF_PCT_IGNORE);
 }
 
 static void
@@ -669,7 +672,7 @@ static const char *full_conf =
     "  };\n"
     "};\n"
     "dmarc: { enabled = false; enforce = false; quarantine = \"header\";\n"
-    "         multiple_from = \"strictest\"; };\n";
+    "         multiple_from = \"strictest\"; pct = \"sample\"; };\n";
 
 static void
 test_full(void)
@@ -714,6 +717,7 @@ test_full(void)
 	t_assert(!c->dmarc.enabled && !c->dmarc.enforce);
 	t_assert_int_eq(c->dmarc.quarantine, CONF_QUARANTINE_HEADER);
 	t_assert_int_eq(c->dmarc.multiple_from, CONF_MULTI_FROM_STRICTEST);
+	t_assert_int_eq(c->dmarc.pct, CONF_PCT_SAMPLE);
 
 	t_case("a full config: keys loaded and normalized");
 	t_assert_int_eq(c->dkim.sign.nkeys, 3);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,46 @@ test_parse(void)
 		t_assert_int_eq(r.aspf_strict, c->aspf_s);
 		t_assert_int_eq(r.testing, c->testing);
 		t_assert_int_eq(r.psd, c->psd);
+	}
+}
+
+/* pct (RFC 7489 6.3: 1*3DIGIT, 0 to 100; anything else as if absent). */
+static void
+test_parse_pct(void)
+{
+	static const struct {
+		const char *name, *txt;
+		int         pct;
+		bool        t_y, testing;
+	} rows[] = {
+	    {"absent", "v=DMARC1; p=reject", -1, 0, 0},
+	    {"pct=0 is testing", "v=DMARC1; pct=0", 0, 0, 1},
+	    {"pct=1", "v=DMARC1; pct=1", 1, 0, 0},
+	    {"pct=99", "v=DMARC1; pct=99", 99, 0, 0},
+	    {"pct=100", "v=DMARC1; pct=100", 100, 0, 0},
+	    {"pct=050: three digits", "v=DMARC1; pct=050", 50, 0, 0},
+	    {"WSP around the value", "v=DMARC1; pct = 20 ;", 20, 0, 0},
+	    {"pct=abc: absent", "v=DMARC1; pct=abc", -1, 0, 0},
+	    {"pct=101: absent", "v=DMARC1; pct=101", -1, 0, 0},
+	    {"pct=0000: four digits, absent", "v=DMARC1; pct=0000", -1, 0, 0},
+	    {"pct=-1: absent", "v=DMARC1; pct=-1", -1, 0, 0},
+	    {"pct=5.5: absent", "v=DMARC1; pct=5.5", -1, 0, 0},
+	    {"pct=2x: absent", "v=DMARC1; pct=2x", -1, 0, 0},
+	    {"pct twice: the first stays", "v=DMARC1; pct=20; pct=0", 20, 0, 0},
+	    {"t=y with pct", "v=DMARC1; t=y; pct=100", 100, 1, 1},
+	    {"t=n with pct=0: not testing", "v=DMARC1; t=n; pct=0", 0, 0, 0},
+	};
+	struct dmarc_record r;
+	size_t              i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		t_casef("record pct: %s", rows[i].name);
+		t_assert_int_eq(
+		    dmarc_record_parse(rows[i].txt, strlen(rows[i].txt), &r),
+		    0);
+		t_assert_int_eq(r.pct, rows[i].pct);
+		t_assert_int_eq(r.t_y, rows[i].t_y);
+		t_assert_int_eq(r.testing, rows[i].testing);
 	}
 }
 
@@ -760,19 +801,6 @@ test_queries(const char *conf, const char *logpath)
 		dmarc_free(d);
 	}
 
-	t_case("params: testing_none");
-	{
-		struct dmarc_params p = {.testing_none = true};
-
-		d = dmarc_new(dns, &p);
-		t_assert_int_eq(
-		    dmarc_evaluate(d, "testing.test", NULL, &v), DMARC_FAIL);
-		t_assert_int_eq(v.policy, DMARC_POLICY_REJECT);
-		t_assert_int_eq(v.disposition, DMARC_POLICY_NONE);
-		t_assert(v.testing);
-		dmarc_free(d);
-	}
-
 	t_case("verdict: a temperror says what a fail would be given");
 	{
 		static const struct {
@@ -819,6 +847,146 @@ test_queries(const char *conf, const char *logpath)
 	dns_free(dns);
 }
 
+/* A fixed-seed generator (splitmix64) for the sampling tests; counts its
+ * calls. */
+struct rng {
+	uint64_t      state;
+	unsigned long calls;
+};
+
+static uint32_t
+rng_next(void *arg)
+{
+	struct rng *g = arg;
+	uint64_t    z = (g->state += 0x9e3779b97f4a7c15ULL);
+
+	g->calls++;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+#define SAMPLE_RUNS 10000
+
+static void
+test_pct(struct dns *dns)
+{
+	/* lo and hi: SAMPLE_RUNS * pct / 100 within 4 standard deviations
+	 * (sqrt(n p (1 - p))); with a fixed seed the count is always the
+	 * same, and a biased draw would still fall outside. */
+	static const struct {
+		const char       *from;
+		enum dmarc_pct    mode;
+		int               pct;
+		unsigned long     lo, hi; /* messages given the policy */
+		bool              draws;
+		enum dmarc_policy below;
+	} rows[] = {
+	    {"pct0.test", DMARC_PCT_SAMPLE, 0, 0, 0, 1, DMARC_POLICY_NONE},
+	    {"pct1.test", DMARC_PCT_SAMPLE, 1, 60, 140, 1, Q},
+	    {"pct20.test", DMARC_PCT_SAMPLE, 20, 1840, 2160, 1, Q},
+	    {"pct50.test", DMARC_PCT_SAMPLE, 50, 4800, 5200, 1, Q},
+	    {"pct99.test", DMARC_PCT_SAMPLE, 99, 9860, 9940, 1, Q},
+	    {"pct100.test", DMARC_PCT_SAMPLE, 100, SAMPLE_RUNS, SAMPLE_RUNS, 1,
+		Q},
+	    /* Invalid values are absent: the policy, no draw. */
+	    {"pctabc.test", DMARC_PCT_SAMPLE, -1, SAMPLE_RUNS, SAMPLE_RUNS, 0,
+		Q},
+	    {"pct101.test", DMARC_PCT_SAMPLE, -1, SAMPLE_RUNS, SAMPLE_RUNS, 0,
+		Q},
+	    /* t=y wins over pct: one level below, no draw. */
+	    {"tpct.test", DMARC_PCT_SAMPLE, 100, 0, 0, 0, Q},
+	    /* "ignore": pct other than 0 changes nothing, nothing drawn. */
+	    {"pct50.test", DMARC_PCT_IGNORE, 50, SAMPLE_RUNS, SAMPLE_RUNS, 0,
+		Q},
+	    {"pct1.test", DMARC_PCT_IGNORE, 1, SAMPLE_RUNS, SAMPLE_RUNS, 0, Q},
+	    {"pct0.test", DMARC_PCT_IGNORE, 0, 0, 0, 0, DMARC_POLICY_NONE},
+	};
+	struct dmarc_verdict v;
+	struct dmarc        *d;
+	size_t               i, k;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct rng          g = {.state = 20261202};
+		struct dmarc_params p = {
+		    .pct = rows[i].mode, .random = rng_next, .random_arg = &g};
+		enum dmarc_policy policy;
+		unsigned long     applied = 0, in = 0;
+		bool              ok = true;
+
+		t_casef("pct %s: %s, %d runs",
+		    rows[i].mode == DMARC_PCT_SAMPLE ? "sample" : "ignore",
+		    rows[i].from, SAMPLE_RUNS);
+		d = dmarc_new(dns, &p);
+		/* The From domain's own record: its p. */
+		policy = strcmp(rows[i].from, "pct0.test") == 0
+			     ? DMARC_POLICY_QUARANTINE
+			     : DMARC_POLICY_REJECT;
+		for (k = 0; k < SAMPLE_RUNS; k++) {
+			if (dmarc_evaluate(d, rows[i].from, NULL, &v) !=
+			    DMARC_FAIL) {
+				ok = false;
+				break;
+			}
+			if (v.disposition == policy)
+				applied++;
+			else if (v.disposition != rows[i].below)
+				ok = false;
+			if (v.sample == DMARC_SAMPLE_IN)
+				in++;
+			/* sample says what happened, exactly when drawn. */
+			if ((v.sample != DMARC_SAMPLE_NONE) != rows[i].draws ||
+			    (v.sample == DMARC_SAMPLE_IN) !=
+				(rows[i].draws && v.disposition == policy))
+				ok = false;
+		}
+		t_assert(ok);
+		t_assert_int_eq(v.pct, rows[i].pct);
+		t_assert(applied >= rows[i].lo && applied <= rows[i].hi);
+		if (applied < rows[i].lo || applied > rows[i].hi)
+			printf("  applied %lu of %d\n", applied, SAMPLE_RUNS);
+		t_assert_int_eq(g.calls, rows[i].draws ? SAMPLE_RUNS : 0);
+		t_assert_int_eq(in, rows[i].draws ? applied : 0);
+		dmarc_free(d);
+	}
+
+	t_case("pct sample: a pass draws nothing");
+	{
+		struct rng             g = {.state = 1};
+		struct dmarc_params    p = {.pct = DMARC_PCT_SAMPLE,
+		       .random = rng_next,
+		       .random_arg = &g};
+		struct dmarc_auth_dkim dk = {
+		    .domain = "pct20.test", .result = AP};
+		struct dmarc_auth a = {.ndkim = 1, .dkim = &dk};
+
+		d = dmarc_new(dns, &p);
+		t_assert_int_eq(
+		    dmarc_evaluate(d, "pct20.test", &a, &v), DMARC_PASS);
+		t_assert_int_eq(v.sample, DMARC_SAMPLE_NONE);
+		t_assert_int_eq(v.pct, 20);
+		t_assert_int_eq(g.calls, 0);
+		dmarc_free(d);
+	}
+
+	t_case("pct sample: the default generator draws");
+	{
+		struct dmarc_params p = {.pct = DMARC_PCT_SAMPLE};
+		unsigned long       in = 0;
+
+		d = dmarc_new(dns, &p);
+		for (k = 0; k < 1000; k++) {
+			t_assert_int_eq(
+			    dmarc_evaluate(d, "pct50.test", NULL, &v),
+			    DMARC_FAIL);
+			in += v.sample == DMARC_SAMPLE_IN;
+		}
+		/* 1000 fair draws: 500 +- 4 sigma (sigma 15.8). */
+		t_assert(in >= 437 && in <= 563);
+		dmarc_free(d);
+	}
+}
+
 static void
 test_timeout(const char *conf)
 {
@@ -840,11 +1008,13 @@ main(int argc, char **argv)
 	struct dns *dns;
 
 	test_parse();
+	test_parse_pct();
 	test_walk();
 	if (argc >= 3) {
 		test_queries(argv[1], argv[2]);
 		dns = open_dns(argv[1], 5.0);
 		test_cases(dns);
+		test_pct(dns);
 		dns_free(dns);
 		test_timeout(argv[1]);
 	}
