@@ -68,8 +68,9 @@ struct conf_sign_rule {
 
 /* How many DKIM-Signature fields one message may make us verify; each
  * costs a key lookup and a hash (RFC 6376 6.1 lets a verifier limit it).
- * 29: each gets an Authentication-Results entry beside the two SPF
- * results and DMARC, and a field holds 32 (AUTHRES_MAX_RESULTS). */
+ * 29: each gets an Authentication-Results entry beside the SPF result
+ * and DMARC, and a field holds 32 (AUTHRES_MAX_RESULTS), with room to
+ * spare. */
 #define CONF_MAX_SIGNATURES 29
 /* How many keys one signing-table row may sign with. */
 #define CONF_MAX_ROW_KEYS 8

@@ -69,9 +69,9 @@ struct spf_run {
 	bool              started;
 };
 
-/* The results of a message, kept for the A-R field and the summary: SPF
- * twice, DMARC and MSGAUTH_MAX_RESULTS - 3 = 29 DKIM signatures (what
- * dkim.max_signatures should allow at most). DKIM results beyond the
+/* The results of a message, kept for the A-R field and the summary: SPF,
+ * DMARC and up to MSGAUTH_MAX_RESULTS - 2 DKIM signatures (more than the
+ * 29 dkim.max_signatures allows at most). DKIM results beyond the
  * room left are not listed but counted (eom_dkim); nothing is dropped
  * without a word in the summary. */
 #define MSGAUTH_MAX_RESULTS 32
@@ -125,6 +125,7 @@ struct msgauth {
 	size_t        results_dropped; /* not in the A-R field: logged */
 	size_t        dkim_ignored;  /* past dkim.max_signatures: not checked */
 	size_t        dkim_unlisted; /* checked, no room in the A-R */
+	char          helo_summary[320]; /* the HELO check, for the log */
 	struct buf    summary;
 	char         *ar_value;
 	char         *rspf_value;
@@ -314,6 +315,7 @@ results_clear(struct msgauth *m)
 	m->nresults = 0;
 	m->results_dropped = 0;
 	m->dkim_ignored = m->dkim_unlisted = 0;
+	m->helo_summary[0] = '\0';
 }
 
 /* --- message state --- */
@@ -844,20 +846,36 @@ msgauth_abort(struct msgauth *m)
 
 /* --- end of message --- */
 
+/*
+ * One spf= result in the A-R field: the MAIL FROM identity's, the one
+ * DMARC uses; for the null reverse-path that is postmaster@ the HELO
+ * domain (RFC 7208 2.4), shown as smtp.helo. The separate HELO check
+ * (RFC 7208 2.3) goes to the summary line only (and to Received-SPF when
+ * it is all there is): a second spf= result, a pass for an attacker's
+ * own HELO name above the fail for a forged MAIL FROM, is what a reader
+ * taking the first one mistakes for the message's (CVE-2019-20790).
+ */
 static void
 eom_spf(struct msgauth *m)
 {
-	struct spf_run *s[2] = {&m->spf_helo, &m->spf_mfrom};
-	size_t          i;
+	struct spf_run *h = &m->spf_helo, *s = &m->spf_mfrom;
+	bool            null_path = m->mf_domain == NULL;
+	char            d[300];
 
-	for (i = 0; i < 2; i++) {
-		if (!s[i]->started)
-			continue;
-		spf_run_join(s[i]);
-		result_add(m, "spf", spf_result_str(s[i]->result),
-		    spf_reason(s[i]->q), "smtp",
-		    s[i] == &m->spf_helo ? "helo" : "mailfrom", s[i]->domain,
-		    NULL);
+	if (h->started) {
+		spf_run_join(h);
+		/* With the null path it is the same check as s. */
+		if (!(s->started && null_path))
+			snprintf(m->helo_summary, sizeof(m->helo_summary),
+			    "spf=%s smtp.helo=%s ", spf_result_str(h->result),
+			    str_printable(
+				d, sizeof(d), h->domain, strlen(h->domain)));
+	}
+	if (s->started) {
+		spf_run_join(s);
+		result_add(m, "spf", spf_result_str(s->result),
+		    spf_reason(s->q), "smtp", null_path ? "helo" : "mailfrom",
+		    s->domain, NULL);
 	}
 	/* No smtp.mailfrom: the domain is not one a property can carry. */
 	if (m->mf_unusable && m->ctx->conf->spf.enabled && m->have_addr)
@@ -1190,6 +1208,7 @@ summary_build(struct msgauth *m, const struct msgauth_result *res)
 	size_t i, j;
 
 	buf_reset(&m->summary);
+	buf_append_str(&m->summary, m->helo_summary);
 	for (i = 0; i < m->nresults; i++) {
 		const struct result *r = &m->results[i];
 

@@ -40,6 +40,9 @@ t_eq "A-R inserted at index 0" \
 t_eq "accepted" "$(printf '%s\n' "$out" | grep '^reply eom:')" "reply eom: accept"
 t_eq "spf pass in A-R" \
     "$(printf '%s\n' "$out" | grep -c 'Authentication-Results:.*spf=pass [^;]*smtp.mailfrom=client.test')" 1
+# The HELO check (spf=pass smtp.helo=client.test) is in the log line only.
+t_eq "one spf= result in A-R: MAIL FROM's" \
+    "$(printf '%s\n' "$out" | grep '^insheader 0 Authentication-Results:' | grep -o 'spf=' | wc -l)" 1
 t_eq "Received-SPF inserted" "$(printf '%s\n' "$out" | grep -c '^insheader 0 Received-SPF: pass')" 1
 if wait_log '4AbCdEfGhIj: spf=pass smtp.helo=client.test spf=pass smtp.mailfrom=client.test dkim=none dmarc=none header.from=client.test action=accept$'; then
 	t_ok "summary log line with the queue id"
