@@ -634,6 +634,41 @@ sig_key(struct dkim_verify *v, struct dkim_sig *s, struct dkim_key *key)
 	return false;
 }
 
+/* RFC 5322 3.6: the fields a message has at most once that h= can name
+ * (Bcc, also once, is removed before transport). */
+static const char *const once_fields[] = {"From", "Sender", "Reply-To", "To",
+    "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References"};
+
+/* Sets s->res.extra_* when a once-only field has more instances than h=
+ * entries (RFC 6376 5.4.2: each entry takes the next instance from the
+ * bottom, so the rest, above, are unsigned). At most DKIM_VERIFY_MAX_H
+ * entries times HDR_MAX_FIELDS fields per name. */
+static void
+sig_extra_fields(struct dkim_sig *s, const struct hdr_list *hdrs)
+{
+	const char *pos, *item;
+	size_t      i, j, len, nh, nmsg, n = hdr_list_count(hdrs);
+
+	for (i = 0; i < sizeof(once_fields) / sizeof(once_fields[0]); i++) {
+		nh = nmsg = 0;
+		pos = s->h;
+		while (dkim_list_next(&pos, s->h + s->hlen, &item, &len))
+			if (str_ieq(item, len, once_fields[i]))
+				nh++;
+		if (nh == 0)
+			continue;
+		for (j = 0; j < n; j++)
+			if (hdr_name_is(hdr_list_get(hdrs, j), once_fields[i]))
+				nmsg++;
+		if (nmsg > nh) {
+			s->res.extra_field = once_fields[i];
+			s->res.extra_count = nmsg;
+			s->res.extra_signed = nh;
+			return;
+		}
+	}
+}
+
 /* RFC 6376 6.1.3: body hash, then the signature over the header data. */
 static void
 sig_verify(
@@ -679,6 +714,8 @@ sig_verify(
 			sig_done(s, DKIM_PASS, "%s", "");
 	} else
 		sig_done(s, DKIM_PASS, "%s", "");
+	if (s->res.status == DKIM_PASS)
+		sig_extra_fields(s, hdrs);
 out:
 	dkim_key_clear(&key);
 }

@@ -23,7 +23,9 @@
  * permerror; a DNS failure on the key query is temperror, never fail; a
  * body hash or signature mismatch is fail; what local policy refuses
  * (rsa-sha1, small RSA keys, l= leaving bytes unsigned with ignore_l) is
- * policy. Each result has a short reason for the AR comment.
+ * policy. Each result has a short reason for the AR comment. A pass says
+ * what it leaves unsigned (l_partial, extra_field) for the caller to
+ * weigh.
  *
  * Limits: params.max_signatures signatures per message (default
  * DKIM_VERIFY_MAX_SIGS; more are ignored and counted), DKIM_VERIFY_MAX_H
@@ -74,6 +76,16 @@ struct dkim_result {
 	const char      *reason;    /* short comment; "" on pass */
 	bool             testing;   /* key t=y: the domain is testing */
 	bool             l_partial; /* l= left body bytes unsigned */
+	/* For a pass: a field RFC 5322 3.6 allows once (From, Sender,
+	 * Reply-To, To, Cc, Subject, Date, Message-ID, In-Reply-To,
+	 * References) that the message has more often than h= names it. h=
+	 * takes instances from the bottom up (RFC 6376 5.4.2), so those above
+	 * the signed ones are unsigned: what a reader sees first. A field h=
+	 * does not name at all is not this case (the signature says nothing
+	 * of it). NULL: none; else the first in the order above. */
+	const char *extra_field;
+	size_t      extra_count;  /* its instances in the message */
+	size_t      extra_signed; /* the h= entries naming it */
 };
 
 struct dns;

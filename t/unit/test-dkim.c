@@ -1540,6 +1540,99 @@ test_dns(const char *conf)
 	dns_free(dns);
 }
 
+/* Once-only fields (RFC 5322 3.6) with more instances than h= covers
+ * (RFC 6376 5.4.2: h= takes them from the bottom up). */
+static void
+test_verify_instances(EVP_PKEY *rsa1024)
+{
+	static const struct {
+		const char *name;
+		const char *msg;   /* the signed message */
+		const char *h;     /* its h= */
+		const char *added; /* put above after signing, or NULL */
+		const char *extra; /* expected extra_field, NULL: none */
+		size_t      count, nsigned;
+	} rows[] = {
+	    {"instances: one of each, all signed",
+		"From: joe@example.com\nSubject: hi\n\nbody\n", "from:subject",
+		NULL, NULL, 0, 0},
+	    {"instances: a Subject added above the signed one",
+		"From: joe@example.com\nSubject: hi\n\nbody\n", "from:subject",
+		"Subject: urgent: new bank details\r\n", "Subject", 2, 1},
+	    {"instances: a From added above, h=from",
+		"From: joe@example.com\nSubject: hi\n\nbody\n", "from:subject",
+		"From: ceo@example.com\r\n", "From", 2, 1},
+	    {"instances: oversigned Subject: the added one breaks it",
+		"From: joe@example.com\nSubject: hi\n\nbody\n",
+		"from:subject:subject", "Subject: x\r\n", NULL, 0, 0},
+	    {"instances: two From fields, both in h=from:from",
+		"From: joe@example.com\nFrom: ann@example.com\nSubject: hi\n\n"
+		"body\n",
+		"from:from:subject", NULL, NULL, 0, 0},
+	    {"instances: two From fields, h=from covers one",
+		"From: joe@example.com\nFrom: ann@example.com\nSubject: hi\n\n"
+		"body\n",
+		"from:subject", NULL, "From", 2, 1},
+	    {"instances: names compared without case",
+		"From: joe@example.com\nReply-To: joe@example.com\n\nbody\n",
+		"From:REPLY-TO", "reply-to: evil@evil.test\r\n", "Reply-To", 2,
+		1},
+	    {"instances: a field h= does not name is not counted",
+		"From: joe@example.com\nCc: a@example.com\n\nbody\n", "from",
+		"Cc: b@example.com\r\n", NULL, 0, 0},
+	    {"instances: fields allowed more than once are not counted",
+		"From: joe@example.com\nComments: one\n\nbody\n",
+		"from:comments", "Comments: two\r\n", NULL, 0, 0},
+	    {"instances: Message-ID, In-Reply-To, References, Date, To",
+		"From: joe@example.com\nTo: b@example.com\nDate: x\n"
+		"Message-ID: <1@x>\nIn-Reply-To: <0@x>\nReferences: <0@x>\n\n"
+		"body\n",
+		"from:to:date:message-id:in-reply-to:references",
+		"References: <9@x>\r\n", "References", 2, 1},
+	    {"instances: Sender",
+		"From: joe@example.com\nSender: joe@example.com\n\nbody\n",
+		"from:sender", "Sender: x@evil.test\r\n", "Sender", 2, 1},
+	};
+	struct dkim_verify_params p = {.now = 1700000100};
+	struct dkim_verify       *v;
+	const struct dkim_result *r;
+	struct msg                m, sm;
+	char                     *rec, *sig;
+	const char               *fields[2];
+	size_t                    i;
+
+	tkey_clear();
+	rec = pub_record(rsa1024, "v=DKIM1; k=rsa; p=");
+	tkey_add("r._domainkey.example.com", DNS_OK, rec, NULL);
+	free(rec);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		t_case(rows[i].name);
+		msg_text(&m, rows[i].msg);
+		fields[0] = sig = hand_sign(&m,
+		    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=r;",
+		    rows[i].h, DKIM_CANON_RELAXED, DKIM_CANON_RELAXED,
+		    DKIM_BODY_NOLIMIT, rsa1024, false);
+		fields[1] = rows[i].added;
+		msg_prepend(&sm, &m, fields, rows[i].added != NULL ? 2 : 1);
+		r = verify1(&sm, &p, &v);
+		/* Bottom-up selection: the added field is not signed, so the
+		 * signature passes unless h= names it once more. */
+		t_assert_str_eq(dkim_status_str(r->status),
+		    rows[i].added != NULL &&
+			    strstr(rows[i].name, "oversigned") != NULL
+			? "fail"
+			: "pass");
+		t_assert_str_eq(r->extra_field ? r->extra_field : "(none)",
+		    rows[i].extra ? rows[i].extra : "(none)");
+		t_assert_int_eq(r->extra_count, rows[i].count);
+		t_assert_int_eq(r->extra_signed, rows[i].nsigned);
+		dkim_verify_free(v);
+		msg_free(&sm);
+		msg_free(&m);
+		free(sig);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1559,6 +1652,7 @@ main(int argc, char **argv)
 	test_sig_fields();
 	test_roundtrip(rsa1024, rsa2048, ed);
 	test_verify_cases(rsa1024, ed, rsa512);
+	test_verify_instances(rsa1024);
 	test_rfc8463(NULL);
 	if (argc > 1)
 		test_dns(argv[1]);
