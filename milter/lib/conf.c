@@ -835,6 +835,8 @@ static const struct opt dmarc_opts[] = {
     {ENUM("quarantine", C(dmarc.quarantine), quarantine_names)},
     {ENUM("multiple_from", C(dmarc.multiple_from), multi_from_names)},
     {ENUM("pct", C(dmarc.pct), pct_names)},
+    {BOOL("require_whole_body", C(dmarc.require_whole_body))},
+    {BOOL("require_signed_instances", C(dmarc.require_signed_instances))},
     {.name = NULL},
 };
 
@@ -1242,6 +1244,8 @@ conf_new(void)
 	c->dmarc.quarantine = CONF_QUARANTINE_HOLD;
 	c->dmarc.multiple_from = CONF_MULTI_FROM_REJECT;
 	c->dmarc.pct = CONF_PCT_IGNORE;
+	c->dmarc.require_whole_body = true;
+	c->dmarc.require_signed_instances = true;
 	c->socket = strdup(CONF_DEFAULT_SOCKET);
 	c->user = strdup("authmilter");
 	c->authserv_id = default_authserv_id();

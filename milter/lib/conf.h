@@ -129,6 +129,8 @@ struct am_conf {
 		enum conf_quarantine quarantine;
 		enum conf_multi_from multiple_from;
 		enum conf_pct        pct;
+		bool                 require_whole_body; /* default true */
+		bool require_signed_instances;           /* default true */
 	} dmarc;
 };
 

@@ -883,18 +883,48 @@ eom_spf(struct msgauth *m)
 		    m, "spf", "none", "MAIL FROM has no usable domain", NULL);
 }
 
+/* True when a DKIM pass may count for DMARC: with dmarc.require_whole_body
+ * not one whose l= leaves body bytes unsigned (RFC 6376 8.2: whoever holds
+ * one such message can append anything), with
+ * dmarc.require_signed_instances not one that leaves an instance of a
+ * once-only field unsigned above the signed one. */
+static bool
+pass_counts(const struct am_conf *c, const struct dkim_result *d)
+{
+	if (d->l_partial && c->dmarc.require_whole_body)
+		return false;
+	return d->extra_field == NULL || !c->dmarc.require_signed_instances;
+}
+
+/* The A-R comment of a pass that leaves something unsigned. */
+static void
+pass_caveats(const struct am_conf *c, const struct dkim_result *d, char *out,
+    size_t size)
+{
+	char extra[96] = "";
+
+	if (d->extra_field != NULL)
+		snprintf(extra, sizeof(extra), "%zu %s fields, h= signs %zu",
+		    d->extra_count, d->extra_field, d->extra_signed);
+	snprintf(out, size, "%s%s%s%s",
+	    d->l_partial ? "l= leaves body bytes unsigned" : "",
+	    d->l_partial && extra[0] != '\0' ? "; " : "", extra,
+	    pass_counts(c, d) ? "" : ": not counted for DMARC");
+}
+
 /*
- * One result per signature, in header order. A pass whose l= left body
- * bytes unsigned says so (RFC 6376 8.2: anything may follow the signed
- * part). Signatures past dkim.max_signatures were not checked, and those
- * for which the result table has no room (one place stays for DMARC) are
- * not listed: both are counted in a comment on the last DKIM result and
- * in the summary, never dropped silently.
+ * One result per signature, in header order. A pass that leaves
+ * something unsigned says so (l= short of the body, RFC 6376 8.2: anything
+ * may follow the signed part; an unsigned instance of a once-only field),
+ * and whether DMARC counts it. Signatures past dkim.max_signatures were not
+ * checked, and those for which the result table has no room (one place stays
+ * for DMARC) are not listed: both are counted in a comment on the last DKIM
+ * result and in the summary, never dropped silently.
  */
 static void
 eom_dkim(struct msgauth *m)
 {
-	char   why[AUTHRES_MAX_COMMENT], more[120];
+	char   why[AUTHRES_MAX_COMMENT], more[120], caveat[160];
 	size_t i, n, shown, room;
 
 	dkim_verify_eom(m->dv, m->hdrs);
@@ -926,8 +956,11 @@ eom_dkim(struct msgauth *m)
 		const struct dkim_result *d = dkim_verify_result(m->dv, i);
 		const char               *reason = d->reason;
 
-		if (d->status == DKIM_PASS && d->l_partial)
-			reason = "l= body length limit";
+		if (d->status == DKIM_PASS &&
+		    (d->l_partial || d->extra_field)) {
+			pass_caveats(m->ctx->conf, d, caveat, sizeof(caveat));
+			reason = caveat;
+		}
 		if (i + 1 == shown && more[0] != '\0') {
 			snprintf(why, sizeof(why), "%s%s%s", reason,
 			    reason[0] != '\0' ? "; " : "", more);
@@ -1049,7 +1082,8 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 
 		dk[i].domain = d->domain;
 		dk[i].testing = d->testing;
-		dk[i].result = d->status == DKIM_PASS ? DMARC_AUTH_PASS
+		dk[i].result = d->status == DKIM_PASS && pass_counts(c, d)
+				   ? DMARC_AUTH_PASS
 			       : d->status == DKIM_TEMPERROR
 				   ? DMARC_AUTH_TEMPERROR
 				   : DMARC_AUTH_OTHER;

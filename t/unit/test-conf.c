@@ -599,6 +599,8 @@ check_defaults(const struct am_conf *c)
 	t_assert_int_eq(c->dmarc.quarantine, CONF_QUARANTINE_HOLD);
 	t_assert_int_eq(c->dmarc.multiple_from, CONF_MULTI_FROM_REJECT);
 	t_assert_int_eq(c->dmarc.pct, CONF_PCT_IGNORE);
+	t_assert(c->dmarc.require_whole_body);
+	t_assert(c->dmarc.require_signed_instances);
 }
 
 static void
@@ -672,7 +674,9 @@ static const char *full_conf =
     "  };\n"
     "};\n"
     "dmarc: { enabled = false; enforce = false; quarantine = \"header\";\n"
-    "         multiple_from = \"strictest\"; pct = \"sample\"; };\n";
+    "         multiple_from = \"strictest\"; pct = \"sample\";\n"
+    "         require_whole_body = false;\n"
+    "         require_signed_instances = false; };\n";
 
 static void
 test_full(void)
@@ -718,6 +722,8 @@ test_full(void)
 	t_assert_int_eq(c->dmarc.quarantine, CONF_QUARANTINE_HEADER);
 	t_assert_int_eq(c->dmarc.multiple_from, CONF_MULTI_FROM_STRICTEST);
 	t_assert_int_eq(c->dmarc.pct, CONF_PCT_SAMPLE);
+	t_assert(!c->dmarc.require_whole_body);
+	t_assert(!c->dmarc.require_signed_instances);
 
 	t_case("a full config: keys loaded and normalized");
 	t_assert_int_eq(c->dkim.sign.nkeys, 3);
