@@ -291,6 +291,8 @@ load(const struct msgauth_ctx *prev)
 		log_msg(LOG_L_ERR, "%s", err.msg);
 		return NULL;
 	}
+	for (size_t i = 0; i < conf->nwarnings; i++)
+		log_msg(LOG_L_WARNING, "%s", conf->warnings[i]);
 	ctx = msgauth_ctx_new(conf, prev, &err);
 	conf_unref(conf);
 	if (ctx == NULL)
@@ -476,6 +478,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (check_only) {
+		for (size_t i = 0; i < conf->nwarnings; i++)
+			fprintf(stderr, "%s\n", conf->warnings[i]);
 		printf("%s: configuration OK\n", conf_file);
 		conf_unref(conf);
 		return 0;
@@ -488,6 +492,8 @@ main(int argc, char **argv)
 		    "authmilter", LOG_PID | LOG_NDELAY, conf->syslog_facility);
 		log_set_sink(syslog_sink, NULL);
 	}
+	for (size_t i = 0; i < conf->nwarnings; i++)
+		log_msg(LOG_L_WARNING, "%s", conf->warnings[i]);
 
 	if (conf->user != NULL && conf->user[0] != '\0') {
 		if ((pw = getpwnam(conf->user)) == NULL) {

@@ -43,6 +43,8 @@
  * signatures the RFC says verifiers accept. */
 #define CONF_RSA_MIN_BITS     1024
 #define CONF_RSA_MAX_MIN_BITS 4096
+/* RFC 8301 3.2: signers SHOULD use at least 2048 bits (a warning). */
+#define CONF_RSA_SIGN_BITS 2048
 /* Room for a dotted key path such as "dkim.sign.keys.algorithm". */
 #define CONF_PATH_MAX 96
 
@@ -142,6 +144,38 @@ static int
 ld_oom(struct ld *ld)
 {
 	return am_err_set(ld->err, "%s: out of memory", ld->file);
+}
+
+static int ld_warn(struct ld *, const config_setting_t *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Adds "FILE:LINE: warning: ..." to the config's warnings. Returns 0, -1
+ * on OOM. */
+static int
+ld_warn(struct ld *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	char    msg[AM_ERR_MAX], *w, **v;
+	size_t  n = ld->c->nwarnings;
+	va_list ap;
+	int     len;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	len = asprintf(&w, "%s:%u: warning: %s",
+	    config_setting_source_file(s) ? config_setting_source_file(s)
+					  : ld->file,
+	    (unsigned int)config_setting_source_line(s), msg);
+	if (len < 0)
+		return ld_oom(ld);
+	if ((v = realloc(ld->c->warnings, (n + 1) * sizeof(*v))) == NULL) {
+		free(w);
+		return ld_oom(ld);
+	}
+	v[n] = w;
+	ld->c->warnings = v;
+	ld->c->nwarnings = n + 1;
+	return 0;
 }
 
 /* --- syntax checks --- */
@@ -1044,6 +1078,13 @@ load_key(struct ld *ld, struct conf_key *k, const config_setting_t *fs)
 	}
 	k->pkey = pkey;
 	k->bits = bits > 0 ? (unsigned int)bits : 0;
+	/* RFC 8301 3.2: signers MUST use at least 1024 bits and SHOULD use
+	 * at least 2048; verifiers accept 1024, so it is not an error. */
+	if (want_rsa && bits < CONF_RSA_SIGN_BITS)
+		return ld_warn(ld, fs,
+		    "key \"%s\" is a %d-bit RSA key; RFC 8301 asks signers "
+		    "for at least %d bits",
+		    k->name, bits, CONF_RSA_SIGN_BITS);
 	return 0;
 }
 
@@ -1119,6 +1160,45 @@ find_key(const struct am_conf *c, const char *name)
 	return NULL;
 }
 
+/* The domain a From pattern confines its addresses to, or NULL when it
+ * names none: "*@example.org" and "*@*.example.org" give "example.org",
+ * "*" and "*@*" NULL. */
+static const char *
+pattern_domain(const char *pattern)
+{
+	const char *d = strrchr(pattern, '@');
+
+	if (d == NULL)
+		return NULL;
+	for (d++; d[0] == '*' && d[1] == '.'; d += 2)
+		;
+	return d[0] == '\0' || strchr(d, '*') != NULL ? NULL : d;
+}
+
+/* The last two labels of a name ("example.com" of "a.b.example.com"). */
+static const char *
+last_two_labels(const char *d)
+{
+	const char *p = d + strlen(d);
+	int         dots = 0;
+
+	while (p > d)
+		if (*--p == '.' && ++dots == 2)
+			return p + 1;
+	return d;
+}
+
+/* False when d= of key can never align with from under relaxed DMARC
+ * alignment (RFC 9989 4.4: the same Organizational Domain). Which names
+ * are Organizational Domains takes the DNS tree walk, so this errs on the
+ * side of silence: only names that differ in their last two labels are
+ * said not to align. */
+static bool
+may_align(const char *from, const char *d)
+{
+	return strcasecmp(last_two_labels(from), last_two_labels(d)) == 0;
+}
+
 static int
 load_table(struct ld *ld)
 {
@@ -1173,6 +1253,16 @@ load_table(struct ld *ld)
 					    "dkim.sign.table row",
 					    name);
 			r->nkeys = j + 1;
+			if (pattern_domain(r->from) != NULL &&
+			    !may_align(
+				pattern_domain(r->from), r->keys[j]->domain) &&
+			    ld_warn(ld, e,
+				"key \"%s\" signs d=%s, which does not align "
+				"with From domain %s of pattern \"%s\": DMARC "
+				"will not count it",
+				name, r->keys[j]->domain,
+				pattern_domain(r->from), r->from) < 0)
+				return -1;
 		}
 	}
 	return 0;
@@ -1357,6 +1447,7 @@ conf_unref(struct am_conf *c)
 	if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	free(c->file);
+	free_strv(c->warnings, c->nwarnings);
 	free(c->socket);
 	free(c->socket_path);
 	free(c->user);

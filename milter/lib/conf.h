@@ -76,7 +76,13 @@ struct conf_sign_rule {
 #define CONF_MAX_ROW_KEYS 8
 
 struct am_conf {
-	char              *file; /* the path it was loaded from */
+	char *file; /* the path it was loaded from */
+	/* What the file allows but is probably a mistake, each "FILE:LINE:
+	 * ..." for -n, start-up and reloads to print: RSA signing keys under
+	 * 2048 bits (RFC 8301 3.2), signing-table rows whose keys cannot align
+	 * with the From domains of their pattern. */
+	char             **warnings;
+	size_t             nwarnings;
 	char              *socket;
 	char              *socket_path; /* local:/unix: path; else NULL */
 	unsigned int       socket_mode; /* for local sockets; default 0660 */

@@ -125,6 +125,22 @@ case $err in
 "$T_TMP/bad.conf:"[0-9]*) t_ok "-n names file:line" ;;
 *) t_fail "-n names file:line" "$err" ;;
 esac
+# A config that loads but is probably wrong: -n says so on stderr, with
+# file:line, and still exits 0 (the daemon logs the same at start).
+mkdir -p "$T_TMP/wkeys"
+"$top_builddir/milter/authmilter-keygen" -d example.com -s w1 -a rsa -b 1024 \
+    -D "$T_TMP/wkeys" >/dev/null 2>&1 || t_fail "keygen a 1024-bit key"
+am_conf "$T_TMP/warn.conf" 'dkim: { sign: {
+  keys = ( { name = "w1"; domain = "example.com"; selector = "w1";
+             file = "'"$T_TMP"'/wkeys/w1.key"; } );
+  table = ( { from = "*@example.org"; keys = ["w1"]; } ); }; };'
+"$AM" -n -c "$T_TMP/warn.conf" >"$T_TMP/n.out" 2>"$T_TMP/n.err"; rc=$?
+t_eq "-n with warnings exits 0" "$rc" 0
+t_eq "-n with warnings still says OK" "$(cat "$T_TMP/n.out")" \
+    "$T_TMP/warn.conf: configuration OK"
+t_eq "-n prints each warning with file:line" "$(cat "$T_TMP/n.err")" \
+    "$T_TMP/warn.conf:11: warning: key \"w1\" is a 1024-bit RSA key; RFC 8301 asks signers for at least 2048 bits
+$T_TMP/warn.conf:12: warning: key \"w1\" signs d=example.com, which does not align with From domain example.org of pattern \"*@example.org\": DMARC will not count it"
 
 # 7. SIGHUP: a new authserv-id takes effect; a broken file keeps the old.
 sed 's/authserv_id = "mx.test"/authserv_id = "mx2.test"/' "$T_TMP/am.conf" > "$T_TMP/am.conf.new"

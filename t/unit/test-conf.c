@@ -724,6 +724,9 @@ test_full(void)
 	t_assert_int_eq(c->dmarc.pct, CONF_PCT_SAMPLE);
 	t_assert(!c->dmarc.require_whole_body);
 	t_assert(!c->dmarc.require_signed_instances);
+	/* ex-old: 1024 bits, and d=xn--bcher-kva.example under the
+	 * example.com row; ex-ed (example.com) signs for Corp.Example. */
+	t_assert_int_eq(c->nwarnings, 3);
 
 	t_case("a full config: keys loaded and normalized");
 	t_assert_int_eq(c->dkim.sign.nkeys, 3);
@@ -755,6 +758,64 @@ test_full(void)
 		t_assert_int_eq(r[0].line, 23);
 		t_assert_int_eq(r[1].nkeys, 1);
 		t_assert(r[1].keys[0] == &c->dkim.sign.keys[1]);
+	}
+	conf_unref(c);
+}
+
+/* What loads but is probably wrong: warnings with file and line, in the
+ * order of the file's checks (keys first, then the table). */
+static void
+test_warnings(void)
+{
+	static const char *text =
+	    "dkim: { sign: {\n"
+	    "  keys = (\n"
+	    "    { name = \"small\"; domain = \"example.com\"; selector = "
+	    "\"s1\";\n"
+	    "      file = \"@D@/rsa1024.key\"; },\n"
+	    "    { name = \"big\"; domain = \"mail.example.com\"; selector = "
+	    "\"s2\";\n"
+	    "      file = \"@D@/rsa2048.key\"; },\n"
+	    "    { name = \"ed\"; domain = \"example.com\"; selector = "
+	    "\"e1\";\n"
+	    "      file = \"@D@/ed.key\"; algorithm = \"ed25519-sha256\"; }\n"
+	    "  );\n"
+	    "  table = (\n"
+	    "    { from = \"*@Example.ORG\"; keys = [\"ed\",\n"
+	    "        \"big\"]; },\n"
+	    "    { from = \"*@*.example.com\"; keys = [\"big\"]; },\n"
+	    "    { from = \"*@example.com\"; keys = [\"big\", \"small\"]; },\n"
+	    "    { from = \"*@*\"; keys = [\"ed\"]; },\n"
+	    "    { from = \"*\"; keys = [\"ed\"]; }\n"
+	    "  );\n"
+	    "}; };\n";
+	struct am_err   err = {{0}};
+	struct am_conf *c;
+	char           *want[3];
+	size_t          i;
+
+	t_case("warnings: a small RSA signing key, rows that cannot align");
+	c = load_text("warn.conf", text, &err);
+	t_assert_str_eq(err.msg, "");
+	if (c == NULL)
+		return;
+	want[0] =
+	    subst("@D@/warn.conf:4: warning: key \"small\" is a 1024-bit "
+		  "RSA key; RFC 8301 asks signers for at least 2048 bits");
+	want[1] = subst("@D@/warn.conf:11: warning: key \"ed\" signs "
+			"d=example.com, which does not align with From domain "
+			"Example.ORG of pattern \"*@Example.ORG\": DMARC will "
+			"not count it");
+	want[2] =
+	    subst("@D@/warn.conf:12: warning: key \"big\" signs "
+		  "d=mail.example.com, which does not align with From "
+		  "domain Example.ORG of pattern \"*@Example.ORG\": DMARC "
+		  "will not count it");
+	t_assert_int_eq(c->nwarnings, 3);
+	for (i = 0; i < 3; i++) {
+		if (i < c->nwarnings)
+			t_assert_str_eq(c->warnings[i], want[i]);
+		free(want[i]);
 	}
 	conf_unref(c);
 }
@@ -1081,6 +1142,7 @@ main(int argc, char **argv)
 	test_file_errors();
 	test_defaults();
 	test_full();
+	test_warnings();
 	test_names();
 	test_sample();
 	test_trusted();
