@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1019,6 +1020,47 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1; /* never prompt: encrypted keys are refused */
 }
 
+/* True, after the error, when a key file's owner or mode lets someone
+ * other than root and the daemon read it: a DKIM key readable by others
+ * lets them sign as the domain. The file may belong to root or to user,
+ * and be readable by user's group at mode 0640 (the layout OpenDKIM
+ * documents: root:opendkim 0640); nothing for others, no group write. */
+static bool
+key_mode_refused(struct ld *ld, const char *file, const struct stat *st,
+    const config_setting_t *fs)
+{
+	const char          *user = ld->c->user;
+	const struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
+	unsigned int         mode = (unsigned int)(st->st_mode & 07777);
+	uid_t                self = pw != NULL ? pw->pw_uid : geteuid();
+
+	if ((mode & 027) != 0) {
+		ld_err(ld, fs,
+		    "key file \"%s\" is readable by group or others (mode "
+		    "%04o); chmod 600 it",
+		    file, mode);
+		return true;
+	}
+	if (st->st_uid != 0 && st->st_uid != self) {
+		ld_err(ld, fs,
+		    "key file \"%s\" belongs to uid %u, neither root nor %s%s; "
+		    "chown it",
+		    file, (unsigned int)st->st_uid, pw != NULL ? "user " : "",
+		    pw != NULL ? user : "the user running authmilter");
+		return true;
+	}
+	if ((mode & 040) != 0 && (pw == NULL || st->st_gid != pw->pw_gid)) {
+		ld_err(ld, fs,
+		    "key file \"%s\" is readable by group %u (mode %04o), not "
+		    "the group of user %s; chmod 600 it, or chgrp it to that "
+		    "group",
+		    file, (unsigned int)st->st_gid, mode,
+		    user != NULL ? user : "(none set)");
+		return true;
+	}
+	return false;
+}
+
 /* Opens, checks and reads one private key. The file must be ours alone:
  * a DKIM key readable by others lets them sign as the domain. */
 static int
@@ -1039,12 +1081,9 @@ load_key(struct ld *ld, struct conf_key *k, const config_setting_t *fs)
 		return ld_err(
 		    ld, fs, "key file \"%s\" is not a regular file", k->file);
 	}
-	if ((st.st_mode & 077) != 0) {
+	if (key_mode_refused(ld, k->file, &st, fs)) {
 		close(fd);
-		return ld_err(ld, fs,
-		    "key file \"%s\" is readable by group or others (mode "
-		    "%04o); chmod 600 it",
-		    k->file, (unsigned int)(st.st_mode & 07777));
+		return -1;
 	}
 	if ((fp = fdopen(fd, "r")) == NULL) {
 		close(fd);

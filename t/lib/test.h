@@ -1,8 +1,9 @@
 /*
  * test: a small harness for the C unit tests. A test program runs named
  * cases; a case passes when none of its assertions failed. Assertions are
- * non-fatal and print file:line with what differed. t_done() prints the
- * closing line "N passed, N failed" and returns the exit status.
+ * non-fatal and print file:line with what differed; t_skip(reason) marks
+ * a case that cannot run here. t_done() prints the closing line "N
+ * passed, N failed[, N skipped]" and returns the exit status.
  *
  *	t_case("relaxed header canon");
  *	t_assert_str_eq(got, "a:b\r\n");
@@ -17,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int         t_npassed, t_nfailed;
+static int         t_npassed, t_nfailed, t_nskipped;
 static const char *t_name;
 static bool        t_case_failed;
 
@@ -102,6 +103,18 @@ t_check_int(
 	return got == want;
 }
 
+/* The current case cannot run here; reason says why. It counts as
+ * skipped, not passed. */
+static inline void
+t_skip(const char *reason)
+{
+	if (t_name == NULL)
+		return;
+	t_nskipped++;
+	printf("skip %s (%s)\n", t_name, reason);
+	t_name = NULL;
+}
+
 #define t_assert(c)           t_check((c), __FILE__, __LINE__, #c)
 #define t_assert_str_eq(g, w) t_check_str((g), (w), __FILE__, __LINE__, #g)
 #define t_assert_int_eq(g, w)                                                  \
@@ -111,7 +124,11 @@ static inline int
 t_done(void)
 {
 	t_end_case();
-	printf("%d passed, %d failed\n", t_npassed, t_nfailed);
+	if (t_nskipped > 0)
+		printf("%d passed, %d failed, %d skipped\n", t_npassed,
+		    t_nfailed, t_nskipped);
+	else
+		printf("%d passed, %d failed\n", t_npassed, t_nfailed);
 	return t_nfailed == 0 && t_npassed > 0 ? 0 : 1;
 }
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,7 @@ make_keys(void)
 	write_key("ed.key", ed, KF_PKCS8, 0400);
 	write_key("open.key", r1024, KF_PKCS8, 0644);
 	write_key("group.key", r1024, KF_PKCS8, 0640);
+	write_key("gwrite.key", r1024, KF_PKCS8, 0660);
 	write_key("pub.pem", r1024, KF_PUBLIC, 0600);
 	write_key("enc.key", r1024, KF_ENCRYPTED, 0600);
 	free(write_file("junk.key", "not a key\n", 0600));
@@ -362,13 +364,13 @@ static const struct {
 	3,
 	"key file \"@D@/open.key\" is readable by group or others (mode "
 	"0644); chmod 600 it"},
-    {"key file readable by group",
+    {"key file writable by group",
 	KEYS_HEAD
 	"{ name = \"a\"; domain = \"example.com\"; selector = \"s\";\n"
-	"  file = \"@D@/group.key\"; }\n" KEYS_TAIL,
+	"  file = \"@D@/gwrite.key\"; }\n" KEYS_TAIL,
 	3,
-	"key file \"@D@/group.key\" is readable by group or others (mode "
-	"0640); chmod 600 it"},
+	"key file \"@D@/gwrite.key\" is readable by group or others (mode "
+	"0660); chmod 600 it"},
     {"key file is a directory",
 	KEYS_HEAD
 	"{ name = \"a\"; domain = \"example.com\"; selector = \"s\";\n"
@@ -486,6 +488,77 @@ test_errors(void)
 		free(msg);
 		free(path);
 	}
+}
+
+/* Key file owners and groups: root or the daemon's user may own it, and
+ * the user's group may read it at 0640 (root:authmilter, as OpenDKIM
+ * documents its keys); another group or owner is refused. The user is
+ * the one running the test, so it runs as root or not. */
+static void
+test_key_owner(void)
+{
+	const struct passwd *pw = getpwuid(geteuid());
+	struct am_err        err = {{0}};
+	struct am_conf      *c;
+	char                *key, *text, *want;
+
+	if (pw == NULL)
+		abort();
+	key = subst("@D@/group.key");
+	if (asprintf(&text,
+		"user = \"%s\";\n" KEYS_HEAD
+		"{ name = \"a\"; domain = \"example.com\"; selector = \"s\";\n"
+		"  file = \"%s\"; }\n" KEYS_TAIL,
+		pw->pw_name, key) < 0)
+		abort();
+
+	t_case("key file at 0640 in the user's group is accepted");
+	if (chown(key, (uid_t)-1, pw->pw_gid) < 0)
+		abort();
+	c = load_text("own.conf", text, &err);
+	t_assert_str_eq(err.msg, "");
+	t_assert(c != NULL && c->dkim.sign.nkeys == 1);
+	conf_unref(c);
+
+	t_case("key file at 0640 in another group is refused");
+	if (geteuid() != 0) {
+		t_skip("chgrp to a group we are not in needs root");
+	} else {
+		if (chown(key, (uid_t)-1, pw->pw_gid + 4242) < 0)
+			abort();
+		c = load_text("own.conf", text, &err);
+		t_assert(c == NULL);
+		if (asprintf(&want,
+			"%s/own.conf:4: key file \"%s\" is readable by group "
+			"%u (mode 0640), not the group of user %s; chmod 600 "
+			"it, or chgrp it to that group",
+			dir, key, (unsigned int)pw->pw_gid + 4242,
+			pw->pw_name) < 0)
+			abort();
+		t_assert_str_eq(err.msg, want);
+		free(want);
+	}
+
+	t_case("key file owned by neither root nor the user is refused");
+	if (geteuid() != 0) {
+		t_skip("chown to another user needs root");
+	} else {
+		if (chown(key, 4242, pw->pw_gid) < 0)
+			abort();
+		c = load_text("own.conf", text, &err);
+		t_assert(c == NULL);
+		if (asprintf(&want,
+			"%s/own.conf:4: key file \"%s\" belongs to uid 4242, "
+			"neither root nor user %s; chown it",
+			dir, key, pw->pw_name) < 0)
+			abort();
+		t_assert_str_eq(err.msg, want);
+		free(want);
+		if (chown(key, 0, pw->pw_gid) < 0)
+			abort();
+	}
+	free(text);
+	free(key);
 }
 
 static void
@@ -1140,6 +1213,7 @@ main(int argc, char **argv)
 	make_keys();
 	test_errors();
 	test_file_errors();
+	test_key_owner();
 	test_defaults();
 	test_full();
 	test_warnings();
