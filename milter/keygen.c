@@ -1,7 +1,8 @@
 /*
  * authmilter-keygen: makes a DKIM signing key (RFC 6376, RFC 8301, RFC
  * 8463), writes the private key as unencrypted PKCS#8 PEM to
- * DIR/SELECTOR.key with mode 0600 (never over an existing file), and prints
+ * DIR/SELECTOR.key with mode 0600, or 0640 for --owner USER:GROUP (never
+ * over an existing file), and prints
  * the TXT record to publish at SELECTOR._domainkey.DOMAIN and the matching
  * authmilter.conf snippet.
  *
@@ -11,7 +12,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,6 +69,11 @@ struct keygen_opts {
 	enum keygen_alg alg;
 	unsigned int    bits;
 	const char     *dir;
+	/* --owner USER[:GROUP]: the key file's owner, group and mode (0600,
+	 * or 0640 when a group that reads it is named); uid -1: ours. */
+	uid_t  uid;
+	gid_t  gid;
+	mode_t mode;
 };
 
 static void usage_exit(void) __attribute__((noreturn));
@@ -77,7 +86,8 @@ static void
 usage_exit(void)
 {
 	fprintf(stderr, "usage: " PROG " -d domain [-s selector] "
-			"[-a rsa|ed25519] [-b bits] [-D dir]\n");
+			"[-a rsa|ed25519] [-b bits] [-D dir]\n"
+			"                         [-o|--owner user[:group]]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -184,16 +194,54 @@ dated_selector(enum keygen_alg alg)
 	return p;
 }
 
+/* USER[:GROUP] for --owner: the file belongs to USER and its primary
+ * group, mode 0600; with GROUP it belongs to that group, mode 0640 (the
+ * layout where root owns the key and the daemon's group reads it). */
+static void
+parse_owner(const char *arg, struct keygen_opts *o)
+{
+	const char          *colon = strchr(arg, ':');
+	char                 user[256];
+	const struct passwd *pw;
+	const struct group  *gr;
+	size_t               n = colon ? (size_t)(colon - arg) : strlen(arg);
+
+	if (n == 0 || n >= sizeof(user) || (colon != NULL && colon[1] == '\0'))
+		errx_usage("bad --owner \"%s\": want user or user:group", arg);
+	memcpy(user, arg, n);
+	user[n] = '\0';
+	if ((pw = getpwnam(user)) == NULL)
+		errx_usage("--owner: no user \"%s\"", user);
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	o->mode = S_IRUSR | S_IWUSR;
+	if (colon != NULL) {
+		if ((gr = getgrnam(colon + 1)) == NULL)
+			errx_usage("--owner: no group \"%s\"", colon + 1);
+		o->gid = gr->gr_gid;
+		o->mode |= S_IRGRP;
+	}
+}
+
 static void
 parse_args(int argc, char **argv, struct keygen_opts *o)
 {
+	static const struct option longopts[] = {
+	    {"owner", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
 	const char *domain = NULL, *selector = NULL, *alg = "rsa";
 	bool        have_bits = false;
 	int         ch;
 
 	o->dir = ".";
-	while ((ch = getopt(argc, argv, "a:b:d:D:hs:")) != -1) {
+	o->uid = (uid_t)-1;
+	o->gid = (gid_t)-1;
+	o->mode = S_IRUSR | S_IWUSR;
+	while ((ch = getopt_long(
+		    argc, argv, "a:b:d:D:ho:s:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'o':
+			parse_owner(optarg, o);
+			break;
 		case 'a':
 			alg = optarg;
 			break;
@@ -354,10 +402,11 @@ write_all(int fd, const char *p, size_t n)
 
 /* Writes the private key as PKCS#8 PEM to a new file path, mode 0600 even
  * under umask 0; refuses an existing file (O_EXCL also refuses a symlink).
- * The PEM text lives in secure heap memory, cleansed when freed. Returns 0,
- * or -1 after a message (and the half-written file removed). */
+ * The owner, group and mode of o are set before a byte of the key is
+ * written. The PEM text lives in secure heap memory, cleansed when freed.
+ * Returns 0, or -1 after a message (and the half-written file removed). */
 static int
-write_key(EVP_PKEY *pkey, const char *path)
+write_key(EVP_PKEY *pkey, const char *path, const struct keygen_opts *o)
 {
 	BIO  *bio;
 	char *pem = NULL;
@@ -385,8 +434,9 @@ write_key(EVP_PKEY *pkey, const char *path)
 		BIO_free(bio);
 		return -1;
 	}
-	if (fchmod(fd, S_IRUSR | S_IWUSR) < 0 ||
-	    write_all(fd, pem, (size_t)pemlen) < 0 || fsync(fd) < 0) {
+	if ((o->uid != (uid_t)-1 && fchown(fd, o->uid, o->gid) < 0) ||
+	    fchmod(fd, o->mode) < 0 || write_all(fd, pem, (size_t)pemlen) < 0 ||
+	    fsync(fd) < 0) {
 		saved = errno;
 		warnx("cannot write %s: %s", path, strerror(saved));
 		(void)close(fd);
@@ -474,7 +524,7 @@ main(int argc, char **argv)
 	}
 	if ((pkey = generate(&o)) == NULL)
 		goto out;
-	if (write_key(pkey, path) < 0)
+	if (write_key(pkey, path, &o) < 0)
 		goto out;
 	/* The config wants an absolute path (the daemon runs elsewhere). */
 	shown = path;
@@ -491,8 +541,9 @@ main(int argc, char **argv)
 		warnx("cannot write to standard output: %s", strerror(errno));
 		goto out;
 	}
-	fprintf(stderr, PROG ": wrote %s (%s, %u bits, mode 0600)\n", shown,
-	    o.alg == KEYGEN_RSA ? "rsa" : "ed25519", o.bits);
+	fprintf(stderr, PROG ": wrote %s (%s, %u bits, mode %04o)\n", shown,
+	    o.alg == KEYGEN_RSA ? "rsa" : "ed25519", o.bits,
+	    (unsigned int)o.mode);
 	status = 0;
 out:
 	EVP_PKEY_free(pkey);

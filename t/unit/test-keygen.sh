@@ -178,6 +178,41 @@ t_eq "missing directory: exit 1" "$?" 1
 t_eq "missing directory: message" \
     "$(grep -c '^authmilter-keygen: cannot create' "$T_TMP/nodir.err")" 1
 
+# --- --owner: the key belongs to the daemon's user (0600), or to root and
+# the user's group (0640, the OpenDKIM layout); -n accepts both for that
+# user ---
+"$KG" -d example.test -s own0 -D "$D" --owner no-such-user >/dev/null \
+    2>"$T_TMP/own.err"
+t_eq "--owner unknown user: exit 2" "$?" 2
+t_eq "--owner unknown user: message" "$(cat "$T_TMP/own.err")" \
+    'authmilter-keygen: --owner: no user "no-such-user"'
+if [ "$(id -u)" -ne 0 ]; then
+	t_skip "--owner nobody and root:nogroup" "changing a file's owner needs root"
+else
+	ngroup=$(id -gn nobody)
+	"$KG" -d example.test -s own1 -D "$D" --owner nobody >/dev/null 2>&1
+	t_eq "--owner nobody: owner, group, mode" \
+	    "$(stat -c '%U %G %a' "$D/own1.key")" "nobody $ngroup 600"
+	"$KG" -d example.test -s own2 -D "$D" -o "root:$ngroup" >/dev/null \
+	    2>"$T_TMP/own2.err"
+	t_eq "--owner root:GROUP: owner, group, mode" \
+	    "$(stat -c '%U %G %a' "$D/own2.key")" "root $ngroup 640"
+	t_eq "--owner root:GROUP: says mode 0640" \
+	    "$(grep -c 'mode 0640)$' "$T_TMP/own2.err")" 1
+	for k in own1 own2; do
+		cat > "$T_TMP/$k.conf" <<EOC
+user = "nobody";
+dkim: { sign: {
+	keys = ( { name = "k"; domain = "example.test"; selector = "$k"; file = "$D/$k.key"; } );
+	table = ( { from = "*@example.test"; keys = ["k"]; } );
+}; };
+EOC
+		t_eq "-n accepts the $k key for user nobody" \
+		    "$("$top_builddir/milter/authmilter" -n -c "$T_TMP/$k.conf" 2>&1)" \
+		    "$T_TMP/$k.conf: configuration OK"
+	done
+fi
+
 # --- authmilter-check sign with the key just made: signs what a table row
 # matches, and says so (exit 1) when it signs nothing ---
 CHECK=$top_builddir/milter/authmilter-check
