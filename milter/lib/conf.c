@@ -1020,10 +1020,9 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1; /* never prompt: encrypted keys are refused */
 }
 
-/* True, after the error, when a key file's owner or mode lets someone
- * other than root and the daemon read it: a DKIM key readable by others
- * lets them sign as the domain. The file may belong to root or to user,
- * and be readable by user's group at mode 0640 (the layout OpenDKIM
+/* True, after the error, when a key file's mode lets others read it: a
+ * DKIM key readable by others lets them sign as the domain. Its group may
+ * read it when that is user's group, at mode 0640 (the layout OpenDKIM
  * documents: root:opendkim 0640); nothing for others, no group write. */
 static bool
 key_mode_refused(struct ld *ld, const char *file, const struct stat *st,
@@ -1032,21 +1031,12 @@ key_mode_refused(struct ld *ld, const char *file, const struct stat *st,
 	const char          *user = ld->c->user;
 	const struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
 	unsigned int         mode = (unsigned int)(st->st_mode & 07777);
-	uid_t                self = pw != NULL ? pw->pw_uid : geteuid();
 
 	if ((mode & 027) != 0) {
 		ld_err(ld, fs,
 		    "key file \"%s\" is readable by group or others (mode "
 		    "%04o); chmod 600 it",
 		    file, mode);
-		return true;
-	}
-	if (st->st_uid != 0 && st->st_uid != self) {
-		ld_err(ld, fs,
-		    "key file \"%s\" belongs to uid %u, neither root nor %s%s; "
-		    "chown it",
-		    file, (unsigned int)st->st_uid, pw != NULL ? "user " : "",
-		    pw != NULL ? user : "the user running authmilter");
 		return true;
 	}
 	if ((mode & 040) != 0 && (pw == NULL || st->st_gid != pw->pw_gid)) {
