@@ -117,6 +117,18 @@ struct dns_query {
 	pthread_cond_t    cond;
 	struct dns_answer ans;
 	char              why[DNS_WHY_MAX];
+	/* dns_query_notify(): the waiter and its list, under dns->mu. */
+	struct dns_waiter *waiter;
+	struct dns_query  *wprev, *wnext;
+};
+
+/* See dns_waiter_wait(): fired counts completions of attached queries,
+ * seen what the owner has been told of; both under dns->mu. */
+struct dns_waiter {
+	struct dns       *dns;
+	pthread_cond_t    cond;
+	struct dns_query *queries;
+	unsigned long     fired, seen;
 };
 
 /* What dns_lookup() hands out: the answer first, so one free() does. */
@@ -607,6 +619,32 @@ query_destroy(struct dns_query *q)
 	free(q);
 }
 
+/* With d->mu held: q completed; wake its waiter, if any. */
+static void
+waiter_fire_locked(struct dns_query *q)
+{
+	if (q->waiter == NULL)
+		return;
+	q->waiter->fired++;
+	pthread_cond_broadcast(&q->waiter->cond);
+}
+
+/* With d->mu held: takes q off its waiter's list. */
+static void
+waiter_detach_locked(struct dns_query *q)
+{
+	if (q->waiter == NULL)
+		return;
+	if (q->wprev != NULL)
+		q->wprev->wnext = q->wnext;
+	else
+		q->waiter->queries = q->wnext;
+	if (q->wnext != NULL)
+		q->wnext->wprev = q->wprev;
+	q->wprev = q->wnext = NULL;
+	q->waiter = NULL;
+}
+
 /* Runs in the dispatcher thread, from ub_process(), without libunbound's
  * locks. */
 static void
@@ -635,6 +673,7 @@ query_cb(void *arg, int err, struct ub_result *res)
 		q->done = true;
 		/* Under the lock: the owner may free q as soon as it wakes. */
 		pthread_cond_broadcast(&q->cond);
+		waiter_fire_locked(q);
 	}
 	gone = q->abandoned;
 	if (gone)
@@ -808,6 +847,7 @@ dns_query_free(struct dns_query *q)
 		return;
 	d = q->dns;
 	pthread_mutex_lock(&d->mu);
+	waiter_detach_locked(q);
 	q->abandoned = true;
 	mine = query_cancel_locked(q);
 	if (mine)
@@ -816,6 +856,103 @@ dns_query_free(struct dns_query *q)
 	/* Otherwise the callback runs (or is running) and frees q. */
 	if (mine)
 		query_destroy(q);
+}
+
+struct dns_waiter *
+dns_waiter_new(struct dns *d)
+{
+	struct dns_waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	if (pthread_cond_init(&w->cond, &d->condattr) != 0) {
+		free(w);
+		return NULL;
+	}
+	w->dns = d;
+	return w;
+}
+
+void
+dns_waiter_free(struct dns_waiter *w)
+{
+	if (w == NULL)
+		return;
+	/* Queries still attached (a caller's slip) are let go, so no
+	 * callback can reach the freed waiter. */
+	pthread_mutex_lock(&w->dns->mu);
+	while (w->queries != NULL)
+		waiter_detach_locked(w->queries);
+	pthread_mutex_unlock(&w->dns->mu);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+void
+dns_query_notify(struct dns_query *q, struct dns_waiter *w)
+{
+	struct dns *d = q->dns;
+
+	pthread_mutex_lock(&d->mu);
+	waiter_detach_locked(q);
+	q->waiter = w;
+	q->wnext = w->queries;
+	if (w->queries != NULL)
+		w->queries->wprev = q;
+	w->queries = q;
+	if (q->done)
+		waiter_fire_locked(q);
+	pthread_mutex_unlock(&d->mu);
+}
+
+static bool
+deadline_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+bool
+dns_waiter_wait(struct dns_waiter *w, const struct timespec *deadline)
+{
+	struct dns       *d = w->dns;
+	struct dns_query *q;
+	struct timespec   until;
+	bool              have, fired = false;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		/* A query past its own deadline is done now, as dns_wait()
+		 * would make it; the earliest other deadline bounds the
+		 * sleep. */
+		have = deadline != NULL;
+		if (have)
+			until = *deadline;
+		for (q = w->queries; q != NULL; q = q->wnext) {
+			if (q->done)
+				continue;
+			if (deadline_passed(&q->deadline)) {
+				answer_tempfail(&q->ans, q->why, "timeout");
+				q->done = true;
+				(void)query_cancel_locked(q);
+				waiter_fire_locked(q);
+			} else if (!have ||
+				   deadline_before(&q->deadline, &until)) {
+				until = q->deadline;
+				have = true;
+			}
+		}
+		if (w->fired != w->seen) {
+			w->seen = w->fired;
+			fired = true;
+			break;
+		}
+		if (!have || (deadline != NULL && deadline_passed(deadline)))
+			break;
+		(void)pthread_cond_timedwait(&w->cond, &d->mu, &until);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return fired;
 }
 
 const char *

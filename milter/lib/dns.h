@@ -29,14 +29,23 @@
  * (RFC 1035 2.3.4) with labels of at most 63; another name is answered
  * DNS_BADNAME without a query.
  *
+ * Waiting on several lookups: a struct dns_waiter collects the queries of
+ * one owner (a message's SPF, DKIM and DMARC lookups) and dns_waiter_wait()
+ * sleeps until one of them completes or a deadline passes, so a state
+ * machine over dns_start()/dns_done() is stepped when there is something
+ * new and never polls. The dispatcher thread signals the waiter when an
+ * answer arrives; a query's own deadline also completes it (as timeout).
+ *
  * Threads: dns_* calls are thread-safe on one struct dns. A struct
- * dns_query belongs to the thread that started it.
+ * dns_query and a struct dns_waiter belong to the thread that made them.
  */
+
 #ifndef AM_DNS_H
 #define AM_DNS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -93,8 +102,9 @@ struct dns_params {
 				that need every lookup to reach it) */
 };
 
-struct dns;       /* the shared resolver */
-struct dns_query; /* one lookup in flight */
+struct dns;        /* the shared resolver */
+struct dns_query;  /* one lookup in flight */
+struct dns_waiter; /* sleeps on several queries */
 
 /* Creates the shared resolver and its thread. Returns NULL with err set when
  * the config cannot be read or libunbound fails. */
@@ -116,6 +126,21 @@ const struct dns_answer *dns_wait(struct dns_query *);
 void dns_query_free(struct dns_query *);
 /* The name the query was started with (as given). */
 const char *dns_query_name(const struct dns_query *);
+
+/* A waiter for the queries of one owner. NULL only on OOM. Every query
+ * attached to it must be freed (dns_query_free) before dns_waiter_free. */
+struct dns_waiter *dns_waiter_new(struct dns *);
+void               dns_waiter_free(struct dns_waiter *); /* NULL ok */
+/* Attaches q to w: its completion wakes dns_waiter_wait(w). A query that
+ * is already done counts as a completion at once. A query has at most one
+ * waiter; attaching again moves it. */
+void dns_query_notify(struct dns_query *q, struct dns_waiter *w);
+/* Sleeps until a query attached to w completed since the last call (an
+ * answer, or its own deadline: then it is done with TEMPFAIL "timeout"), or
+ * until deadline (CLOCK_MONOTONIC; NULL: no deadline but the queries').
+ * Returns true for a completion, false when deadline passed first (or
+ * there is nothing left to wait for). Never blocks past deadline. */
+bool dns_waiter_wait(struct dns_waiter *w, const struct timespec *deadline);
 
 /* Convenience: start, wait, copy. The caller frees with dns_answer_free. */
 struct dns_answer *dns_lookup(struct dns *, const char *name, enum dns_type);

@@ -746,6 +746,86 @@ test_timeout(void)
 	dns_free(d);
 }
 
+static void
+after(struct timespec *ts, double seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)seconds;
+	ts->tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* dns_waiter_wait() wakes for the first completion of any attached query,
+ * sleeps to the caller's deadline when nothing completes, and turns a
+ * query's own deadline into a completion ("timeout"). */
+static void
+test_waiter(void)
+{
+	struct dns_params  p = {.unbound_conf = conf_path, .timeout = 1.0};
+	struct dns        *d = dns_new(&p, NULL);
+	struct dns_waiter *w;
+	struct dns_query  *qs, *qa;
+	struct timespec    dl;
+	double             t0, el;
+
+	t_case("waiter: an answer wakes it while another query is silent");
+	if (!t_assert(d != NULL))
+		return;
+	if (!t_assert((w = dns_waiter_new(d)) != NULL)) {
+		dns_free(d);
+		return;
+	}
+	qs = dns_start(d, "silent.test", DNS_T_TXT);
+	qa = dns_start(d, "txt.test", DNS_T_TXT);
+	dns_query_notify(qs, w);
+	dns_query_notify(qa, w);
+	t0 = now();
+	after(&dl, 5.0);
+	while (!dns_done(qa) && now() - t0 < 5.0)
+		(void)dns_waiter_wait(w, &dl);
+	el = now() - t0;
+	t_assert(dns_done(qa) && dns_wait(qa)->status == DNS_OK);
+	t_assert(!dns_done(qs));
+	t_assert(el < 0.5);
+
+	t_case("waiter: nothing new, so it sleeps to the caller's deadline");
+	t0 = now();
+	after(&dl, 0.3);
+	t_assert(!dns_waiter_wait(w, &dl));
+	el = now() - t0;
+	t_assert(el >= 0.29 && el < 0.6);
+
+	t_case("waiter: a query's own deadline is a completion (timeout)");
+	t0 = now();
+	after(&dl, 5.0);
+	t_assert(dns_waiter_wait(w, &dl));
+	el = now() - t0;
+	t_assert(dns_done(qs));
+	t_assert_str_eq(dns_wait(qs)->why, "timeout");
+	t_assert(el > 0.3 && el < 1.5);
+
+	t_case("waiter: nothing left to wait for returns at once");
+	t0 = now();
+	t_assert(!dns_waiter_wait(w, NULL));
+	t_assert(now() - t0 < 0.1);
+
+	t_case("waiter: a query done before it is attached counts at once");
+	dns_query_free(qa);
+	qa = dns_start(d, "txt.test", DNS_T_TXT); /* the answer cache */
+	dns_query_notify(qa, w);
+	t0 = now();
+	after(&dl, 2.0);
+	t_assert(dns_waiter_wait(w, &dl));
+	t_assert(now() - t0 < 0.1);
+	dns_query_free(qa);
+	dns_query_free(qs);
+	dns_waiter_free(w);
+	dns_free(d);
+}
+
 /* DNSSEC status: secure with the trust anchor, bogus (a TEMPFAIL) for a
  * record whose signature fails, neither without an anchor. */
 static void
@@ -1027,6 +1107,7 @@ main(int argc, char **argv)
 
 	test_refused();
 	test_timeout();
+	test_waiter();
 	test_abandon_race();
 	return t_done();
 }
