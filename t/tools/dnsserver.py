@@ -20,6 +20,10 @@ entries:
     "TIMEOUT"    every query for the name goes unanswered
     "SERVFAIL"   every query for the name is answered SERVFAIL
     "REFUSED"    every query for the name is answered REFUSED
+    "DELAY S"    every UDP answer for the name is sent S seconds late (a
+                 slow server: answers that come just before a deadline)
+A name "*.SUFFIX" stands for every name below SUFFIX that has no entry of
+its own (one level of wildcard, for macro-made unique names).
 A name with no entry of the asked type is NODATA when it or a name below
 it is in the zone, else NXDOMAIN. Negative answers carry an SOA so that
 resolvers cache them as the RFCs say.
@@ -32,6 +36,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 from dnslib import (AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, A,
                     DNSRecord, DNSLabel)
@@ -56,15 +61,31 @@ class Zone:
             for i in range(len(labels)):
                 self.exists.add(".".join(labels[i:]))
 
+    def entries(self, n):
+        if n in self.names:
+            return self.names[n]
+        labels = n.split(".")
+        for i in range(1, len(labels)):
+            w = "*." + ".".join(labels[i:])
+            if w in self.names:
+                return self.names[w]
+        return []
+
     def special(self, n):
-        for e in self.names.get(n, []):
-            if isinstance(e, str):
+        for e in self.entries(n):
+            if isinstance(e, str) and not e.startswith("DELAY "):
                 return e
         return None
 
+    def delay(self, n):
+        for e in self.entries(n):
+            if isinstance(e, str) and e.startswith("DELAY "):
+                return float(e.split()[1])
+        return 0.0
+
     def records(self, n, qtype):
         out = []
-        for e in self.names.get(n, []):
+        for e in self.entries(n):
             if isinstance(e, dict) and e["type"] == qtype:
                 out.append(e)
         return out
@@ -132,7 +153,7 @@ def answer(zone, request):
             n = target
             continue
         break
-    if n not in zone.exists:
+    if n not in zone.exists and not zone.entries(n):
         reply.header.rcode = RCODE.NXDOMAIN
     reply.add_auth(soa_for(n))
     return reply
@@ -202,9 +223,15 @@ def main():
             out = rep.pack()
         return out
 
+    late = []  # (when, reply, peer) for "DELAY" names, in arrival order
     while not state["stop"]:
+        now = time.monotonic()
+        while late and late[0][0] <= now:
+            _, out, peer = late.pop(0)
+            udp.sendto(out, peer)
+        wait = 0.5 if not late else max(0.0, min(0.5, late[0][0] - now))
         try:
-            r, _, _ = select.select([udp, tcp], [], [], 0.5)
+            r, _, _ = select.select([udp, tcp], [], [], wait)
         except InterruptedError:
             continue
         if udp in r:
@@ -218,7 +245,15 @@ def main():
             except Exception:
                 pass
             out = handle(data, maxlen)
-            if out is not None:
+            d = 0.0
+            try:
+                d = state["zone"].delay(norm(DNSRecord.parse(data).q.qname))
+            except Exception:
+                pass
+            if out is not None and d > 0:
+                late.append((time.monotonic() + d, out, peer))
+                late.sort(key=lambda x: x[0])
+            elif out is not None:
                 udp.sendto(out, peer)
         if tcp in r:
             conn, _ = tcp.accept()
