@@ -7,6 +7,17 @@
  * the frame below. Each frame holds its own copy of the record text, so
  * terms are re-scanned from the text instead of being stored: a record of
  * any size costs its length and nothing per term.
+ *
+ * Resumable: no lookup is ever waited for. Every lookup of a step goes
+ * through answer_get(), which starts the query and remembers it (the memo)
+ * and returns NULL while it is pending; the term then reports M_PENDING,
+ * the counters and the frame position it changed are put back, and
+ * spf_check_step() returns to its caller. When an answer has arrived, the
+ * same term is evaluated again from its start and finds its answers in the
+ * memo; a term that ends frees the memo. A term needs at most one MX
+ * answer and its address lookups, or the PTR name and its address lookups
+ * (once per check) plus one more: SPF_MEMO_MAX. The elapsed limit (RFC
+ * 7208 4.6.4 "at least 20 seconds") is checked whenever a step would wait.
  */
 #include "config.h"
 
@@ -33,6 +44,10 @@
 #define SPF_EXPAND_MAX 8192
 /* Room for the validated names: max_ptr may be raised up to this. */
 #define SPF_PTR_CAP 64
+/* Lookups one term may have in flight (see the comment at the top). */
+#define SPF_MEMO_MAX (DNS_MAX_RRS + SPF_PTR_CAP + 4)
+/* What an internal step returns while it waits on DNS: not a result. */
+#define R_PENDING ((enum spf_result) - 1)
 
 enum term_kind {
 	T_ALL,
@@ -99,6 +114,20 @@ struct spf_query {
 	unsigned int    nvalid;
 	char           *valid[SPF_PTR_CAP];
 	const char     *p_domain; /* the <domain> %{p} is chosen for */
+
+	/* The resumable check (see the comment at the top). */
+	struct spf_memo {
+		char             *name;
+		enum dns_type     type;
+		struct dns_query *q;
+	} memo[SPF_MEMO_MAX];
+	size_t nmemo;
+	bool   pending; /* a lookup of this step is in flight */
+	enum { S_IDLE, S_LOAD, S_RUN, S_EXPLAIN, S_DONE } state;
+	enum spf_result    result;
+	struct timespec    deadline; /* CLOCK_MONOTONIC */
+	struct dns_waiter *waiter;
+	struct dns_waiter *own_waiter; /* made when params.waiter is NULL */
 };
 
 /* Outcomes of one term. */
@@ -107,7 +136,8 @@ enum {
 	M_MATCH,
 	M_PUSH, /* include: a frame was pushed */
 	M_TEMPERROR,
-	M_PERMERROR
+	M_PERMERROR,
+	M_PENDING /* a lookup is in flight: evaluate the term again later */
 };
 
 const char *
@@ -966,14 +996,82 @@ spf_query_new(struct dns *dns, const struct spf_params *par)
 		return NULL;
 	}
 	q->par.receiver = q->receiver;
+	if (!(q->par.timeout > 0))
+		q->par.timeout = SPF_DEFAULT_TIMEOUT;
+	if (q->par.timeout > SPF_MAX_TIMEOUT)
+		q->par.timeout = SPF_MAX_TIMEOUT;
+	q->waiter = q->par.waiter;
+	if (q->waiter == NULL && dns != NULL) {
+		if ((q->own_waiter = dns_waiter_new(dns)) == NULL) {
+			free(q->receiver);
+			free(q);
+			return NULL;
+		}
+		q->waiter = q->own_waiter;
+	}
 	snprintf(q->reason, sizeof(q->reason), "not checked");
 	return q;
+}
+
+static void
+memo_clear(struct spf_query *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->nmemo; i++) {
+		dns_query_free(q->memo[i].q);
+		free(q->memo[i].name);
+	}
+	q->nmemo = 0;
+}
+
+/* The answer to (name, type) for the term in progress, or NULL: pending
+ * (q->pending set) or out of memory (q->oom set). The answer lives until
+ * memo_clear(). */
+static const struct dns_answer *
+answer_get(struct spf_query *q, const char *name, enum dns_type type)
+{
+	struct spf_memo *e = NULL;
+	size_t           i;
+
+	for (i = 0; i < q->nmemo; i++)
+		if (q->memo[i].type == type &&
+		    strcmp(q->memo[i].name, name) == 0) {
+			e = &q->memo[i];
+			break;
+		}
+	if (e == NULL) {
+		if (q->nmemo == SPF_MEMO_MAX) {
+			q->oom = true; /* cannot happen: see SPF_MEMO_MAX */
+			return NULL;
+		}
+		e = &q->memo[q->nmemo];
+		if ((e->name = strdup(name)) == NULL ||
+		    (e->q = dns_start(q->dns, name, type)) == NULL) {
+			free(e->name);
+			q->oom = true;
+			return NULL;
+		}
+		e->type = type;
+		q->nmemo++;
+		if (q->waiter != NULL)
+			dns_query_notify(e->q, q->waiter);
+	}
+	if (!dns_done(e->q)) {
+		q->pending = true;
+		return NULL;
+	}
+	return dns_wait(e->q); /* done: does not block */
 }
 
 static void
 check_reset(struct spf_query *q)
 {
 	unsigned int i;
+
+	memo_clear(q);
+	q->pending = false;
+	q->state = S_IDLE;
 
 	for (i = 0; i < SPF_MAX_DEPTH; i++) {
 		free(q->frames[i].rec);
@@ -1001,6 +1099,7 @@ spf_query_free(struct spf_query *q)
 	if (q == NULL)
 		return;
 	check_reset(q);
+	dns_waiter_free(q->own_waiter);
 	free(q->receiver);
 	free(q);
 }
@@ -1100,47 +1199,39 @@ static void
 ptr_validate(struct spf_query *q)
 {
 	char                     rev[80];
-	struct dns_query        *pq, *aq[SPF_PTR_CAP];
-	const struct dns_answer *a;
+	const struct dns_answer *a, *b[SPF_PTR_CAP];
 	size_t                   i, n;
+	bool                     wait = false;
 
 	if (q->ptr_done)
 		return;
-	q->ptr_done = true;
 	reverse_name(&q->ip, rev, sizeof(rev));
-	pq = dns_start(q->dns, rev, DNS_T_PTR);
-	if (pq == NULL) {
-		q->oom = true;
-		q->ptr_status = DNS_TEMPFAIL;
+	if ((a = answer_get(q, rev, DNS_T_PTR)) == NULL) {
+		if (q->oom) {
+			q->ptr_done = true;
+			q->ptr_status = DNS_TEMPFAIL;
+		}
 		return;
 	}
-	a = dns_wait(pq);
-	q->ptr_status = a->status;
 	n = a->status == DNS_OK ? a->n : 0;
 	if (n > q->par.max_ptr)
 		n = q->par.max_ptr;
 	/* Start the address lookups together, then collect them. */
 	for (i = 0; i < n; i++)
-		aq[i] = dns_start(q->dns, a->rr[i].data, addr_type(q));
+		if ((b[i] = answer_get(q, a->rr[i].data, addr_type(q))) == NULL)
+			wait = true;
+	if (wait && !q->oom)
+		return;
+	q->ptr_done = true;
+	q->ptr_status = a->status;
 	for (i = 0; i < n; i++) {
-		const struct dns_answer *b;
-
-		if (aq[i] == NULL) {
-			q->oom = true;
+		if (b[i] == NULL || !answer_has_ip(b[i], &q->ip, 32, 128))
 			continue;
-		}
-		b = dns_wait(aq[i]);
-		if (answer_has_ip(b, &q->ip, 32, 128)) {
-			char *s = strdup(a->rr[i].data);
-
-			if (s == NULL)
-				q->oom = true;
-			else
-				q->valid[q->nvalid++] = s;
-		}
-		dns_query_free(aq[i]);
+		if ((q->valid[q->nvalid] = strdup(a->rr[i].data)) == NULL)
+			q->oom = true;
+		else
+			q->nvalid++;
 	}
-	dns_query_free(pq);
 }
 
 /* True when name is dom or below it (case-insensitive, trailing dots
@@ -1172,6 +1263,8 @@ ptr_name_cb(void *arg)
 	unsigned int      i;
 
 	ptr_validate(q);
+	if (!q->ptr_done)
+		return NULL; /* pending: the expansion is made again */
 	for (i = 0; i < q->nvalid; i++)
 		if (str_domain_eq(q->valid[i], q->p_domain))
 			return q->valid[i];
@@ -1297,41 +1390,37 @@ domain_ok(const char *d)
 	return labels >= 2;
 }
 
-/* RFC 7208 4.4, 4.5: loads the one SPF record of f->domain into f and
- * checks its syntax. SPF_PASS means "loaded". */
+/* RFC 7208 4.4, 4.5: loads the one SPF record of name into f (whose
+ * domain becomes name) and checks its syntax. SPF_PASS means "loaded";
+ * R_PENDING leaves f as it was. */
 static enum spf_result
-load_record(struct spf_query *q, struct spf_frame *f)
+load_record(struct spf_query *q, struct spf_frame *f, const char *name)
 {
-	struct dns_query        *dq;
-	const struct dns_answer *a;
+	const struct dns_answer *a = NULL;
 	size_t                   i, found = 0, which = 0;
 	const char              *why;
 
+	if (domain_ok(name) && (a = answer_get(q, name, DNS_T_TXT)) == NULL)
+		return q->oom ? SPF_TEMPERROR : R_PENDING;
+	if (f->domain != name)
+		str_lcpy(f->domain, name, sizeof(f->domain));
 	free(f->rec);
 	f->rec = NULL;
 	f->pos = 6;
 	f->has_all = f->has_redirect = f->has_exp = false;
-	if (!domain_ok(f->domain)) {
+	if (a == NULL) {
 		set_reason(q, "invalid domain %s", f->domain);
 		return SPF_NONE;
 	}
-	dq = dns_start(q->dns, f->domain, DNS_T_TXT);
-	if (dq == NULL) {
-		q->oom = true;
-		return SPF_TEMPERROR;
-	}
-	a = dns_wait(dq);
 	switch (a->status) {
 	case DNS_OK:
 		break;
 	case DNS_TEMPFAIL:
 		set_reason(q, "%s at %s",
 		    a->why && *a->why ? a->why : "DNS error", f->domain);
-		dns_query_free(dq);
 		return SPF_TEMPERROR;
 	default:
 		set_reason(q, "no SPF record at %s", f->domain);
-		dns_query_free(dq);
 		return SPF_NONE;
 	}
 	for (i = 0; i < a->n; i++) {
@@ -1342,24 +1431,20 @@ load_record(struct spf_query *q, struct spf_frame *f)
 	}
 	if (found == 0) {
 		set_reason(q, "no SPF record at %s", f->domain);
-		dns_query_free(dq);
 		return SPF_NONE;
 	}
 	if (found > 1) {
 		set_reason(q, "multiple SPF records at %s", f->domain);
-		dns_query_free(dq);
 		return SPF_PERMERROR;
 	}
 	f->len = a->rr[which].len;
 	f->rec = malloc(f->len + 1);
 	if (f->rec == NULL) {
 		q->oom = true;
-		dns_query_free(dq);
 		return SPF_TEMPERROR;
 	}
 	memcpy(f->rec, a->rr[which].data, f->len);
 	f->rec[f->len] = '\0';
-	dns_query_free(dq);
 	if (!record_check(f->rec, f->len, f, &why)) {
 		set_reason(q, "%s in the record of %s", why, f->domain);
 		return SPF_PERMERROR;
@@ -1385,15 +1470,11 @@ static int
 eval_addr(struct spf_query *q, const char *name, enum dns_type type,
     unsigned int c4, unsigned int c6, bool any)
 {
-	struct dns_query        *dq = dns_start(q->dns, name, type);
-	const struct dns_answer *a;
+	const struct dns_answer *a = answer_get(q, name, type);
 	int                      r;
 
-	if (dq == NULL) {
-		q->oom = true;
-		return M_TEMPERROR;
-	}
-	a = dns_wait(dq);
+	if (a == NULL)
+		return q->oom ? M_TEMPERROR : M_PENDING;
 	switch (a->status) {
 	case DNS_OK:
 		r = any || answer_has_ip(a, &q->ip, c4, c6) ? M_MATCH
@@ -1413,7 +1494,6 @@ eval_addr(struct spf_query *q, const char *name, enum dns_type type,
 		r = count_void(q, name) ? M_NOMATCH : M_PERMERROR;
 		break;
 	}
-	dns_query_free(dq);
 	return r;
 }
 
@@ -1421,60 +1501,52 @@ eval_addr(struct spf_query *q, const char *name, enum dns_type type,
 static int
 eval_mx(struct spf_query *q, const char *name, unsigned int c4, unsigned int c6)
 {
-	struct dns_query        *dq = dns_start(q->dns, name, DNS_T_MX);
-	struct dns_query        *aq[DNS_MAX_RRS];
-	const struct dns_answer *a;
+	const struct dns_answer *a = answer_get(q, name, DNS_T_MX);
+	const struct dns_answer *b[DNS_MAX_RRS];
 	size_t                   i, n;
 	int                      r = M_NOMATCH;
-	bool                     tempfail = false;
+	bool                     tempfail = false, wait = false;
 
-	if (dq == NULL) {
-		q->oom = true;
-		return M_TEMPERROR;
-	}
-	a = dns_wait(dq);
+	if (a == NULL)
+		return q->oom ? M_TEMPERROR : M_PENDING;
 	switch (a->status) {
 	case DNS_OK:
 		break;
 	case DNS_TEMPFAIL:
 		set_reason(q, "%s at %s",
 		    a->why && *a->why ? a->why : "DNS error", name);
-		dns_query_free(dq);
 		return M_TEMPERROR;
 	case DNS_BADNAME:
-		dns_query_free(dq);
 		return M_NOMATCH;
 	default:
-		r = count_void(q, name) ? M_NOMATCH : M_PERMERROR;
-		dns_query_free(dq);
-		return r;
+		return count_void(q, name) ? M_NOMATCH : M_PERMERROR;
 	}
 	n = a->n;
-	if (n > q->par.max_mx || n > sizeof(aq) / sizeof(aq[0]) ||
-	    a->truncated) {
+	if (n > q->par.max_mx || n > sizeof(b) / sizeof(b[0]) || a->truncated) {
 		set_reason(
 		    q, "more than %u MX names at %s", q->par.max_mx, name);
-		dns_query_free(dq);
 		return M_PERMERROR;
 	}
 	/* Start every address lookup, then collect them. */
-	for (i = 0; i < n; i++)
-		aq[i] = a->rr[i].data[0]
-			    ? dns_start(q->dns, a->rr[i].data, addr_type(q))
-			    : NULL; /* null MX, RFC 7505 */
 	for (i = 0; i < n; i++) {
-		const struct dns_answer *b;
-
-		if (aq[i] == NULL)
-			continue;
-		b = dns_wait(aq[i]);
-		if (r == M_NOMATCH && answer_has_ip(b, &q->ip, c4, c6))
-			r = M_MATCH;
-		if (b->status == DNS_TEMPFAIL)
-			tempfail = true;
-		dns_query_free(aq[i]);
+		b[i] = NULL;
+		if (a->rr[i].data[0] == '\0')
+			continue; /* null MX, RFC 7505 */
+		if ((b[i] = answer_get(q, a->rr[i].data, addr_type(q))) == NULL)
+			wait = true;
 	}
-	dns_query_free(dq);
+	if (q->oom)
+		return M_TEMPERROR;
+	if (wait)
+		return M_PENDING;
+	for (i = 0; i < n; i++) {
+		if (b[i] == NULL)
+			continue;
+		if (r == M_NOMATCH && answer_has_ip(b[i], &q->ip, c4, c6))
+			r = M_MATCH;
+		if (b[i]->status == DNS_TEMPFAIL)
+			tempfail = true;
+	}
 	if (r == M_NOMATCH && tempfail) {
 		set_reason(q, "DNS error at an MX host of %s", name);
 		return M_TEMPERROR;
@@ -1489,6 +1561,8 @@ eval_ptr(struct spf_query *q, const char *target)
 	unsigned int i;
 
 	ptr_validate(q);
+	if (!q->ptr_done)
+		return M_PENDING;
 	if (q->ptr_status == DNS_NXDOMAIN || q->ptr_status == DNS_NODATA) {
 		if (!count_void(q, "the PTR name"))
 			return M_PERMERROR;
@@ -1510,10 +1584,12 @@ push_frame(struct spf_query *q, const char *name, char qual)
 		set_reason(q, "include nesting too deep at %s", name);
 		return M_PERMERROR;
 	}
+	f = &q->frames[q->depth];
+	r = load_record(q, f, name);
+	if (r == R_PENDING)
+		return M_PENDING;
 	q->frames[q->depth - 1].inc_qual = qual;
-	f = &q->frames[q->depth++];
-	str_lcpy(f->domain, name, sizeof(f->domain));
-	r = load_record(q, f);
+	q->depth++;
 	if (r == SPF_PASS)
 		return M_PUSH;
 	if (r == SPF_TEMPERROR)
@@ -1563,6 +1639,8 @@ eval_term(struct spf_query *q, struct spf_frame *f, const struct term *t)
 		set_reason(q, "macro expansion failed in %s", what);
 		return M_PERMERROR;
 	}
+	if (q->pending)
+		return M_PENDING; /* %{p}: the PTR names are not in yet */
 	if (!count_term(q, what)) {
 		if (t->kind == T_INCLUDE && on_stack(q, name))
 			set_reason(q, "include loop at %s", name);
@@ -1588,44 +1666,45 @@ eval_term(struct spf_query *q, struct spf_frame *f, const struct term *t)
 
 /* RFC 7208 6.2: the explanation of a fail, from frame 0's exp=. Any
  * trouble means no explanation; a long one is cut to
- * SPF_MAX_EXPLANATION octets. */
-static void
+ * SPF_MAX_EXPLANATION octets. Returns false while its lookup is pending. */
+static bool
 explain(struct spf_query *q)
 {
 	struct spf_frame        *f = &q->frames[0];
 	char                     name[SPF_MAX_DOMAIN + 2];
-	struct dns_query        *dq;
 	const struct dns_answer *a;
 	struct spf_macro_vars    v;
 	struct buf               b;
 	size_t                   i;
+	int                      rc;
 
 	if (!f->has_exp || f->rec == NULL)
-		return;
+		return true;
 	if (target_name(q, f->domain, f->rec + f->exp_off, f->exp_len, name) <
 	    0)
-		return;
-	dq = dns_start(q->dns, name, DNS_T_TXT);
-	if (dq == NULL)
-		return;
-	a = dns_wait(dq);
-	if (a->status != DNS_OK || a->n != 1) {
-		dns_query_free(dq);
-		return;
-	}
+		return true;
+	if (q->pending)
+		return false;
+	if ((a = answer_get(q, name, DNS_T_TXT)) == NULL)
+		return q->oom;
+	if (a->status != DNS_OK || a->n != 1)
+		return true;
 	/* RFC 7208 6.2: the text is US-ASCII. */
 	for (i = 0; i < a->rr[0].len; i++) {
 		unsigned char c = (unsigned char)a->rr[0].data[i];
 
-		if (c < 0x20 || c > 0x7e) {
-			dns_query_free(dq);
-			return;
-		}
+		if (c < 0x20 || c > 0x7e)
+			return true;
 	}
 	buf_init(&b, SPF_MAX_EXPLANATION);
 	vars_init(q, f->domain, &v);
-	if (spf_macro_expand(
-		a->rr[0].data, a->rr[0].len, SPF_MACRO_EXPLAIN, &v, &b) == 0) {
+	rc = spf_macro_expand(
+	    a->rr[0].data, a->rr[0].len, SPF_MACRO_EXPLAIN, &v, &b);
+	if (q->pending) {
+		buf_free(&b); /* %{p}: the PTR names are not in yet */
+		return false;
+	}
+	if (rc == 0) {
 		/* A value can carry any byte (a local-part): keep the text
 		 * printable. */
 		for (i = 0; i < b.len; i++)
@@ -1635,7 +1714,7 @@ explain(struct spf_query *q)
 		q->explanation = buf_take(&b);
 	}
 	buf_free(&b);
-	dns_query_free(dq);
+	return true;
 }
 
 static bool
@@ -1664,36 +1743,27 @@ set_identity(struct spf_query *q, const char *sender, const char *helo)
 	return true;
 }
 
-enum spf_result
-spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
-    const char *sender, const char *helo)
+/* The terms of the frames, as far as the answers in hand allow: a result,
+ * or R_PENDING with everything the pending term changed put back. */
+static enum spf_result
+run(struct spf_query *q)
 {
 	enum spf_result   r;
 	struct spf_frame *f;
 	const char       *tp;
-	size_t            tn;
+	size_t            tn, pos;
 	struct term       t;
-	int               m;
+	int               m, depth;
+	unsigned int      terms, voids;
 
-	check_reset(q);
-	q->ip = *ip;
-	q->now = q->par.now ? q->par.now : time(NULL);
-	if (!set_identity(q, sender, helo)) {
-		set_reason(q, "out of memory");
-		return SPF_TEMPERROR;
-	}
-	f = &q->frames[0];
-	q->depth = 1;
-	if (str_lcpy(f->domain, domain ? domain : "", sizeof(f->domain)) >=
-	    sizeof(f->domain)) {
-		set_reason(q, "invalid domain");
-		return SPF_NONE;
-	}
-	r = load_record(q, f);
-	if (r != SPF_PASS)
-		goto out;
 	for (;;) {
 		f = &q->frames[q->depth - 1];
+		/* What a term may change before it finds a lookup pending. */
+		pos = f->pos;
+		depth = q->depth;
+		terms = q->dns_terms;
+		voids = q->voids;
+		q->pending = false;
 		if (!next_term(f->rec, f->len, &f->pos, &tp, &tn)) {
 			char name[SPF_MAX_DOMAIN + 2];
 
@@ -1702,30 +1772,30 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
 			if (f->has_redirect && !f->has_all) {
 				if (spec_uses_p(
 					f->rec + f->redir_off, f->redir_len) &&
-				    !count_term(q, "redirect")) {
-					r = SPF_PERMERROR;
-					goto out;
-				}
+				    !count_term(q, "redirect"))
+					return SPF_PERMERROR;
 				if (target_name(q, f->domain,
 					f->rec + f->redir_off, f->redir_len,
 					name) < 0) {
 					set_reason(q,
 					    q->oom ? "out of memory"
 						   : "macro expansion failed");
-					r = q->oom ? SPF_TEMPERROR
-						   : SPF_PERMERROR;
-					goto out;
+					return q->oom ? SPF_TEMPERROR
+						      : SPF_PERMERROR;
 				}
+				if (q->pending)
+					goto pending;
 				if (!count_term(q, "redirect")) {
 					if (str_domain_eq(name, f->domain))
 						set_reason(q,
 						    "redirect loop at %s",
 						    name);
-					r = SPF_PERMERROR;
-					goto out;
+					return SPF_PERMERROR;
 				}
-				str_lcpy(f->domain, name, sizeof(f->domain));
-				r = load_record(q, f);
+				r = load_record(q, f, name);
+				if (r == R_PENDING)
+					goto pending;
+				memo_clear(q);
 				if (r == SPF_PASS)
 					continue;
 				if (r == SPF_NONE) {
@@ -1734,30 +1804,26 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
 					    name);
 					r = SPF_PERMERROR;
 				}
-				goto out;
+				return r;
 			}
 			set_reason(q, "no mechanism matched at %s", f->domain);
 			r = SPF_NEUTRAL; /* RFC 7208 4.7 */
 		} else {
-			if (!term_parse(tp, tn, &t, &tp)) {
-				r = SPF_PERMERROR; /* checked already */
-				goto out;
-			}
+			if (!term_parse(tp, tn, &t, &tp))
+				return SPF_PERMERROR; /* checked already */
 			m = eval_term(q, f, &t);
 			if (q->oom) {
 				set_reason(q, "out of memory");
-				r = SPF_TEMPERROR;
-				goto out;
+				return SPF_TEMPERROR;
 			}
-			if (m == M_NOMATCH)
+			if (m == M_PENDING)
+				goto pending;
+			memo_clear(q);
+			if (m == M_NOMATCH || m == M_PUSH)
 				continue;
-			if (m == M_PUSH)
-				continue;
-			if (m == M_TEMPERROR || m == M_PERMERROR) {
-				r = m == M_TEMPERROR ? SPF_TEMPERROR
-						     : SPF_PERMERROR;
-				goto out;
-			}
+			if (m == M_TEMPERROR || m == M_PERMERROR)
+				return m == M_TEMPERROR ? SPF_TEMPERROR
+							: SPF_PERMERROR;
 			r = qual_result(t.qual);
 			set_reason(q, "matched %.*s at %s",
 			    (int)(t.len < 64 ? t.len : 64), t.text, f->domain);
@@ -1766,7 +1832,7 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
 		 * pushed it, if any (RFC 7208 5.2). */
 		for (;;) {
 			if (q->depth == 1)
-				goto out;
+				return r;
 			q->depth--;
 			free(q->frames[q->depth].rec);
 			q->frames[q->depth].rec = NULL;
@@ -1777,8 +1843,157 @@ spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
 			set_reason(q, "matched include at %s", f->domain);
 		}
 	}
-out:
-	if (r == SPF_FAIL)
-		explain(q);
+pending:
+	f->pos = pos;
+	q->depth = depth;
+	q->dns_terms = terms;
+	q->voids = voids;
+	return R_PENDING;
+}
+
+static bool
+deadline_passed(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > ts->tv_sec ||
+	       (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+}
+
+static void
+finish(struct spf_query *q, enum spf_result r)
+{
+	memo_clear(q);
+	q->result = r;
+	q->state = S_DONE;
+}
+
+void
+spf_check_begin(struct spf_query *q, const struct ipaddr *ip,
+    const char *domain, const char *sender, const char *helo)
+{
+	double whole;
+
+	check_reset(q);
+	q->ip = *ip;
+	q->now = q->par.now ? q->par.now : time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &q->deadline);
+	whole = (double)(time_t)q->par.timeout;
+	q->deadline.tv_sec += (time_t)whole;
+	q->deadline.tv_nsec += (long)((q->par.timeout - whole) * 1e9);
+	if (q->deadline.tv_nsec >= 1000000000L) {
+		q->deadline.tv_sec++;
+		q->deadline.tv_nsec -= 1000000000L;
+	}
+	if (!set_identity(q, sender, helo)) {
+		set_reason(q, "out of memory");
+		finish(q, SPF_TEMPERROR);
+		return;
+	}
+	q->depth = 1;
+	if (str_lcpy(q->frames[0].domain, domain ? domain : "",
+		sizeof(q->frames[0].domain)) >= sizeof(q->frames[0].domain)) {
+		set_reason(q, "invalid domain");
+		finish(q, SPF_NONE);
+		return;
+	}
+	q->state = S_LOAD;
+	(void)spf_check_step(q, NULL);
+}
+
+bool
+spf_check_step(struct spf_query *q, enum spf_result *r_r)
+{
+	enum spf_result r;
+
+	switch (q->state) {
+	case S_IDLE:
+		set_reason(q, "not checked");
+		finish(q, SPF_NONE);
+		break;
+	case S_LOAD:
+		q->pending = false;
+		r = load_record(q, &q->frames[0], q->frames[0].domain);
+		if (r == R_PENDING)
+			break;
+		memo_clear(q);
+		if (r != SPF_PASS) {
+			finish(q, r);
+			break;
+		}
+		q->state = S_RUN;
+		/* FALLTHROUGH */
+	case S_RUN:
+		if ((r = run(q)) == R_PENDING)
+			break;
+		memo_clear(q);
+		if (r != SPF_FAIL) {
+			finish(q, r);
+			break;
+		}
+		q->result = r;
+		q->state = S_EXPLAIN;
+		/* FALLTHROUGH */
+	case S_EXPLAIN:
+		q->pending = false;
+		if (explain(q))
+			finish(q, SPF_FAIL);
+		break;
+	case S_DONE:
+		break;
+	}
+	if (q->state != S_DONE && deadline_passed(&q->deadline)) {
+		/* RFC 7208 4.6.4: past the elapsed limit, temperror; an
+		 * explanation not in yet is simply left out (6.2). */
+		if (q->state == S_EXPLAIN) {
+			finish(q, SPF_FAIL);
+		} else {
+			set_reason(q, "SPF time limit (%g s) at %s",
+			    q->par.timeout, q->frames[q->depth - 1].domain);
+			finish(q, SPF_TEMPERROR);
+		}
+	}
+	if (q->state != S_DONE)
+		return false;
+	if (r_r != NULL)
+		*r_r = q->result;
+	return true;
+}
+
+enum spf_result
+spf_check_stop(struct spf_query *q, const char *why)
+{
+	if (q->state == S_DONE)
+		return q->result;
+	if (q->state == S_EXPLAIN) {
+		finish(q, SPF_FAIL);
+		return SPF_FAIL;
+	}
+	set_reason(q, "%s at %s", why,
+	    q->depth > 0 ? q->frames[q->depth - 1].domain : "?");
+	finish(q, SPF_TEMPERROR);
+	return SPF_TEMPERROR;
+}
+
+const struct timespec *
+spf_check_deadline(const struct spf_query *q)
+{
+	return &q->deadline;
+}
+
+enum spf_result
+spf_check_host(struct spf_query *q, const struct ipaddr *ip, const char *domain,
+    const char *sender, const char *helo)
+{
+	enum spf_result r;
+
+	spf_check_begin(q, ip, domain, sender, helo);
+	while (!spf_check_step(q, &r)) {
+		/* Nothing to wait for (no resolver) cannot be pending. */
+		if (q->waiter == NULL)
+			return spf_check_stop(q, "no resolver");
+		(void)dns_waiter_wait(q->waiter, &q->deadline);
+	}
 	return r;
 }

@@ -18,9 +18,18 @@
  * one record text per stack level (at most DNS_MAX_ANSWER bytes each) and
  * small fixed buffers.
  *
+ * Time: the check is a state machine that never waits. spf_check_begin()
+ * starts it, spf_check_step() advances it with the answers that have
+ * arrived and says whether it has ended; in between, the caller sleeps on
+ * params.waiter (dns_waiter_wait) and steps again. include/redirect frames
+ * and counters stay in the query. One check may last params.timeout
+ * seconds (RFC 7208 4.6.4 asks for an elapsed-time limit of at least 20
+ * seconds): a step past it ends the check as temperror. spf_check_host()
+ * is the blocking form, for tools and tests.
+ *
  * Ownership: strings returned are owned by the query and live until the
- * next spf_check_host() or spf_query_free(). One thread per query; queries
- * on the same struct dns may run in different threads.
+ * next check or spf_query_free(). A query belongs to one thread at a time;
+ * queries on the same struct dns may run in different threads.
  */
 #ifndef AM_SPF_H
 #define AM_SPF_H
@@ -30,9 +39,10 @@
 #include <time.h>
 
 struct buf;
-struct dns;       /* dns.h */
-struct ipaddr;    /* ipaddr.h */
-struct spf_query; /* opaque */
+struct dns;        /* dns.h */
+struct dns_waiter; /* dns.h */
+struct ipaddr;     /* ipaddr.h */
+struct spf_query;  /* opaque */
 
 #define SPF_MAX_DNS_TERMS 10 /* RFC 7208 4.6.4 */
 #define SPF_MAX_VOID      2  /* RFC 7208 4.6.4 */
@@ -46,6 +56,9 @@ struct spf_query; /* opaque */
 /* An explanation longer than this is cut to it (it goes into an SMTP
  * reply, whose lines RFC 5321 4.5.3.1.5 limits to 512 octets). */
 #define SPF_MAX_EXPLANATION 512
+/* RFC 7208 4.6.4: "at least 20 seconds" for one evaluation. */
+#define SPF_DEFAULT_TIMEOUT 20.0
+#define SPF_MAX_TIMEOUT     3600.0
 
 enum spf_result {
 	SPF_NONE,
@@ -64,6 +77,10 @@ struct spf_params {
 	unsigned int max_ptr;       /* 0: SPF_MAX_PTR */
 	const char  *receiver;      /* %{r}; NULL: "unknown" */
 	time_t       now;           /* %{t}; 0: time(NULL) at each check */
+	double       timeout; /* seconds per check; 0: SPF_DEFAULT_TIMEOUT */
+	/* The waiter every lookup is attached to (the caller's, shared with
+	 * its other checks); NULL: one of the query's own. */
+	struct dns_waiter *waiter;
 };
 
 /* Returns NULL only when out of memory. params may be NULL (defaults); the
@@ -81,6 +98,21 @@ void              spf_query_free(struct spf_query *); /* NULL ok */
  */
 enum spf_result spf_check_host(struct spf_query *, const struct ipaddr *ip,
     const char *domain, const char *sender, const char *helo);
+
+/* The same check without waiting: begin starts it (its first lookup);
+ * step advances it and returns true once it has ended, with the result in
+ * *r_r (NULL ok), or false while a lookup is pending. A step after
+ * spf_check_deadline() ends it as SPF_TEMPERROR ("SPF time limit").
+ * Arguments are copied. */
+void spf_check_begin(struct spf_query *, const struct ipaddr *ip,
+    const char *domain, const char *sender, const char *helo);
+bool spf_check_step(struct spf_query *, enum spf_result *r_r);
+/* Ends a check that is still pending: SPF_TEMPERROR with reason "<why> at
+ * <domain>" (an explanation still pending is left out of a fail); its
+ * lookups are freed at once. An ended check keeps its result. */
+enum spf_result spf_check_stop(struct spf_query *, const char *why);
+/* When the check in progress reaches params.timeout (CLOCK_MONOTONIC). */
+const struct timespec *spf_check_deadline(const struct spf_query *);
 
 /* After SPF_FAIL: the exp= text of the record that gave it, macro-expanded
  * (printable ASCII only) and cut to SPF_MAX_EXPLANATION octets; NULL when

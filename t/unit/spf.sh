@@ -11,6 +11,9 @@ t_dns_start "$T_TMP/zone.json"
 # The PTR-limit cases name the 11th PTR record of an answer: keep the
 # server's order (libunbound rotates RRsets by default).
 printf 'server:\n\trrset-roundrobin: no\n' >> "$DNS_CONF"
+# The time-limit cases answer 0.6 s late: libunbound must not give up on
+# the server (and resend) before that.
+printf '\tinfra-cache-min-rtt: 2000\n' >> "$DNS_CONF"
 "$top_builddir/t/unit/test-spf" "$DNS_CONF" "$T_TMP/dns.log" > "$T_TMP/unit.out"
 rc=$?
 cat "$T_TMP/unit.out"

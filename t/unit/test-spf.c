@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "dns.h"
@@ -639,6 +640,68 @@ test_ptr_limit(struct dns *dns, const char *log)
 	spf_query_free(q);
 }
 
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* RFC 7208 4.6.4: one evaluation has an elapsed limit. slowchain has nine
+ * a: terms with names made unique by %{l}, each answered 0.6 s late (just
+ * inside the 3 s query deadline): 5.4 s without the limit. */
+static void
+test_time_limit(struct dns *dns)
+{
+	struct spf_params sp = {.receiver = "mx.example.org", .timeout = 1.5};
+	struct spf_query *q = spf_query_new(dns, &sp);
+	struct ipaddr     ip;
+	enum spf_result   r;
+	double            t0, el;
+
+	t_case("time limit: a slow server is cut at params.timeout");
+	ipaddr_parse(&ip, "192.0.2.1");
+	t0 = mono();
+	r = spf_check_host(q, &ip, "slowchain.example.test",
+	    "u1@slowchain.example.test", NULL);
+	el = mono() - t0;
+	t_assert_str_eq(spf_result_str(r), "temperror");
+	t_assert(strncmp(spf_reason(q), "SPF time limit (1.5 s) at ", 26) == 0);
+	if (!t_assert(el >= 1.45 && el < 2.3))
+		printf("  elapsed %.3f s\n", el);
+	/* Some terms were evaluated, not all nine. */
+	t_assert(spf_dns_terms(q) >= 1 && spf_dns_terms(q) <= 4);
+
+	t_case("time limit: without it the same chain ends in fail");
+	spf_query_free(q);
+	sp.timeout = 10.0;
+	q = spf_query_new(dns, &sp);
+	t0 = mono();
+	r = spf_check_host(q, &ip, "slowchain.example.test",
+	    "u2@slowchain.example.test", NULL);
+	el = mono() - t0;
+	t_assert_str_eq(spf_result_str(r), "fail");
+	t_assert_int_eq(spf_dns_terms(q), 9);
+	if (!t_assert(el >= 5.0))
+		printf("  elapsed %.3f s\n", el);
+
+	t_case("step: begin and step never wait; stop ends it at once");
+	t0 = mono();
+	spf_check_begin(q, &ip, "slowchain.example.test",
+	    "u3@slowchain.example.test", NULL);
+	t_assert(!spf_check_step(q, &r));
+	t_assert_str_eq(
+	    spf_result_str(spf_check_stop(q, "stopped")), "temperror");
+	t_assert(spf_check_step(q, &r) && r == SPF_TEMPERROR);
+	t_assert_str_eq(spf_reason(q), "stopped at slowchain.example.test");
+	el = mono() - t0;
+	if (!t_assert(el < 0.3))
+		printf("  elapsed %.3f s\n", el);
+	spf_query_free(q);
+}
+
 static void
 test_hosts(const char *conf, const char *log)
 {
@@ -739,6 +802,7 @@ test_hosts(const char *conf, const char *log)
 	}
 	spf_query_free(q);
 	test_ptr_limit(dns, log);
+	test_time_limit(dns);
 	dns_free(dns);
 }
 
