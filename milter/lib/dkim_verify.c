@@ -455,6 +455,8 @@ dkim_verify_header(struct dkim_verify *v, const struct hdr_field *f)
 		sig_done(s, DKIM_PERMERROR, "key name too long");
 	else if ((s->q = dns_start(v->dns, buf_cstr(&name), DNS_T_TXT)) == NULL)
 		sig_done(s, DKIM_TEMPERROR, "out of memory");
+	else if (v->p.waiter != NULL)
+		dns_query_notify(s->q, v->p.waiter);
 	buf_free(&name);
 }
 
@@ -576,9 +578,14 @@ sig_key(struct dkim_verify *v, struct dkim_sig *s, struct dkim_key *key)
 		}
 		a = v->lookup(v->lookup_arg, buf_cstr(&name));
 		buf_free(&name);
-	} else if (s->q != NULL)
+	} else if (s->q != NULL) {
+		/* With a waiter the caller has waited as long as it may. */
+		if (v->p.waiter != NULL && !dns_done(s->q)) {
+			sig_done(s, DKIM_TEMPERROR, "key lookup: timeout");
+			return false;
+		}
 		a = dns_wait(s->q);
-	else {
+	} else {
 		sig_done(s, DKIM_TEMPERROR, "no resolver");
 		return false;
 	}
@@ -718,6 +725,18 @@ sig_verify(
 		sig_extra_fields(s, hdrs);
 out:
 	dkim_key_clear(&key);
+}
+
+bool
+dkim_verify_pending(const struct dkim_verify *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nsig; i++)
+		if (v->sig[i]->pending && v->sig[i]->q != NULL &&
+		    !dns_done(v->sig[i]->q))
+			return true;
+	return false;
 }
 
 void

@@ -64,6 +64,10 @@ struct dkim_verify_params {
 	bool         accept_sha1;    /* rsa-sha1 may pass (RFC 8301: no) */
 	bool         ignore_l;       /* l= short of the body: policy */
 	time_t       now;            /* 0: time() at dkim_verify_new */
+	/* NULL: dkim_verify_eom() waits for the key answers (tools, tests).
+	 * Set: key queries are attached to it and dkim_verify_eom() never
+	 * waits: a key not in by then is temperror "key lookup: timeout". */
+	struct dns_waiter *waiter;
 };
 
 struct dkim_result {
@@ -90,6 +94,7 @@ struct dkim_result {
 
 struct dns;
 struct dns_answer;
+struct dns_waiter;
 struct dkim_verify;
 
 /* NULL only on OOM. dns may be NULL (no lookups: temperror), for tests
@@ -111,7 +116,11 @@ void dkim_verify_set_key_lookup(
 void dkim_verify_header(struct dkim_verify *, const struct hdr_field *);
 void dkim_verify_eoh(struct dkim_verify *, const struct hdr_list *);
 void dkim_verify_body(struct dkim_verify *, const void *, size_t);
-/* Finishes everything; blocks for outstanding key queries. */
+/* True while a key query is in flight (with params.waiter: what the
+ * caller waits for before dkim_verify_eom()). */
+bool dkim_verify_pending(const struct dkim_verify *);
+/* Finishes everything; without params.waiter, blocks for outstanding key
+ * queries. */
 void dkim_verify_eom(struct dkim_verify *, const struct hdr_list *);
 
 /* The signatures seen (up to the cap), in header order. */

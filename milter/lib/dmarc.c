@@ -56,6 +56,10 @@ struct dmarc {
 	struct dmarc_q     *q[DMARC_MAX_QUERIES];
 	size_t              ndom;
 	struct dmarc_dom   *dom[DMARC_MAX_DOMAINS];
+	/* With params.waiter: this evaluation met an answer not yet in (its
+	 * verdict is to be discarded); expired: such answers are failures. */
+	bool pending, expired;
+	bool last_pending; /* the last dmarc_answer() was one of them */
 };
 
 /* --- names --- */
@@ -518,17 +522,27 @@ dmarc_query(
 	memcpy(q->name, qname, pl + nl + 1);
 	q->type = type;
 	q->q = dns_start(d->dns, qname, type);
+	if (q->q != NULL && d->params.waiter != NULL)
+		dns_query_notify(q->q, d->params.waiter);
 	d->q[d->nq++] = q;
 	return q;
 }
 
 /* The answer, or NULL when there is none to be had (no memory, or the
- * query table was full): the caller treats that as a temporary failure. */
+ * query table was full; with params.waiter, not in yet): the caller
+ * treats that as a temporary failure. Without a waiter it waits. */
 static const struct dns_answer *
-dmarc_answer(struct dmarc_q *q)
+dmarc_answer(struct dmarc *d, struct dmarc_q *q)
 {
+	d->last_pending = false;
 	if (q == NULL || q->q == NULL)
 		return NULL;
+	if (d->params.waiter != NULL && !dns_done(q->q)) {
+		/* Not in yet: the evaluation is made again once it is, and
+		 * nothing decided from this NULL is kept. */
+		d->last_pending = d->pending = !d->expired;
+		return NULL;
+	}
 	return dns_wait(q->q);
 }
 
@@ -575,7 +589,9 @@ dmarc_dom_at(struct dmarc *d, struct dmarc_dom *dom, size_t i)
 	if (dom->q[i] == NULL)
 		dom->q[i] = dmarc_query(
 		    d, "_dmarc.", dom->name + dom->off[i], DNS_T_TXT);
-	a = dmarc_answer(dom->q[i]);
+	a = dmarc_answer(d, dom->q[i]);
+	if (a == NULL && d->last_pending)
+		return DMARC_AT_TEMPFAIL; /* for now: not kept */
 	if (a == NULL || a->status == DNS_TEMPFAIL)
 		return dom->at[i] = DMARC_AT_TEMPFAIL;
 	if (a->status == DNS_OK)
@@ -624,7 +640,8 @@ dmarc_dom_org(struct dmarc *d, struct dmarc_dom *dom)
 	if (dom->org_state != 0)
 		return dom->org_state > 0 ? 0 : -1;
 	if ((end = dmarc_dom_walk(d, dom)) == 0) {
-		dom->org_state = -1;
+		if (!d->pending)
+			dom->org_state = -1;
 		return -1;
 	}
 	dom->walk_end = end;
@@ -703,7 +720,7 @@ dmarc_exists(struct dmarc *d, const char *name)
 	for (i = 0; i < 3; i++)
 		q[i] = dmarc_query(d, "", name, types[i]);
 	for (i = 0; i < 3; i++) {
-		a = dmarc_answer(q[i]);
+		a = dmarc_answer(d, q[i]);
 		if (a != NULL &&
 		    (a->status == DNS_OK || a->status == DNS_NODATA))
 			return 1;
@@ -865,6 +882,7 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 	memset(out, 0, sizeof(*out));
 	out->disposition = DMARC_POLICY_NONE;
 	out->pct = -1;
+	d->pending = false;
 	if (!dmarc_domain_valid(from_domain))
 		return dmarc_done(out, DMARC_PERMERROR,
 		    "the From domain is not a valid DNS name");
@@ -977,6 +995,18 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 		    "temporary error in an aligned check");
 	out->disposition = out->fail_disposition;
 	return dmarc_done(out, DMARC_FAIL, "no aligned identifier passed");
+}
+
+bool
+dmarc_pending(const struct dmarc *d)
+{
+	return d->pending;
+}
+
+void
+dmarc_expire(struct dmarc *d)
+{
+	d->expired = true;
 }
 
 const char *

@@ -172,10 +172,16 @@ enum dmarc_pct {
  * the struct dmarc, once per evaluation that samples. */
 typedef uint32_t dmarc_random_fn(void *arg);
 
+struct dns_waiter; /* dns.h */
+
 struct dmarc_params {
 	enum dmarc_pct   pct;
 	dmarc_random_fn *random; /* NULL: OpenSSL's RAND_bytes (thread-safe) */
 	void            *random_arg;
+	/* NULL: dmarc_evaluate() waits for the answers it needs (tools and
+	 * tests). Set: every lookup is attached to it and nothing waits; see
+	 * dmarc_pending(). */
+	struct dns_waiter *waiter;
 };
 
 struct dns;   /* dns.h */
@@ -208,10 +214,20 @@ void dmarc_free(struct dmarc *);
 void dmarc_prefetch(struct dmarc *, const char *domain);
 
 /* Evaluates DMARC for from_domain with the other checks' results and
- * fills *out. Blocks on DNS answers not yet in. Returns out->result:
- * DMARC_PERMERROR for a From domain past DMARC_MAX_FROM_DOMAINS. */
+ * fills *out. Without params.waiter it blocks on DNS answers not yet in.
+ * Returns out->result: DMARC_PERMERROR for a From domain past
+ * DMARC_MAX_FROM_DOMAINS. */
 enum dmarc_result dmarc_evaluate(struct dmarc *, const char *from_domain,
     const struct dmarc_auth *, struct dmarc_verdict         *out);
+
+/* With params.waiter: true when the last dmarc_evaluate() needed an
+ * answer not yet in. Its verdict is then to be discarded: wait on the
+ * waiter and evaluate again (the answers already in are kept, so each
+ * evaluation gets further). */
+bool dmarc_pending(const struct dmarc *);
+/* From now on an answer not yet in is a temporary failure (the message's
+ * time is up): dmarc_evaluate() gives its final verdict. */
+void dmarc_expire(struct dmarc *);
 
 /* "none", "pass", "fail", "temperror", "permerror" (RFC 8601 names). */
 const char *dmarc_result_str(enum dmarc_result);
