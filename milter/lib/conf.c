@@ -816,6 +816,11 @@ static const struct opt spf_opts[] = {
     {BOOL("helo", C(spf.helo))},
     {BOOL("reject_fail", C(spf.reject_fail))},
     {BOOL("received_spf", C(spf.received_spf))},
+    {.name = "timeout",
+	.type = OT_NUM,
+	.off = C(spf.timeout),
+	.min = 1,
+	.max = 290},
     {.name = NULL},
 };
 
@@ -886,6 +891,11 @@ static const struct opt top_opts[] = {
     {.name = "trusted_networks", .type = OT_STRS, .set = set_trusted},
     {ENUM("on_dns_error", C(on_dns_error), on_error_names)},
     {ENUM("on_internal_error", C(on_internal_error), on_error_names)},
+    {.name = "message_timeout",
+	.type = OT_NUM,
+	.off = C(message_timeout),
+	.min = 1,
+	.max = CONF_MAX_MESSAGE_TIMEOUT},
     {.name = "dns", .type = OT_GROUP, .sub = dns_opts},
     {.name = "spf", .type = OT_GROUP, .sub = spf_opts},
     {.name = "dkim", .type = OT_GROUP, .sub = dkim_opts},
@@ -898,6 +908,26 @@ static const struct opt top_opts[] = {
 #undef STR
 #undef BOOL
 #undef ENUM
+
+/* The time limits against the MTA's (authmilter.conf(5)): with
+ * spf.reject_fail the SPF wait is inside the MAIL FROM callback, which
+ * Postfix gives up on after milter_command_timeout (30 s). (An SPF
+ * evaluation longer than message_timeout is simply cut by the latter.) */
+static int
+check_times(struct ld *ld, const config_t *cf)
+{
+	const struct am_conf   *c = ld->c;
+	const config_setting_t *s = config_lookup(cf, "spf.timeout");
+
+	if (c->spf.reject_fail && c->spf.timeout >= CONF_MTA_COMMAND_TIMEOUT)
+		return ld_err(ld, s ? s : config_lookup(cf, "spf.reject_fail"),
+		    "spf.timeout (%g) must be below %d with spf.reject_fail: "
+		    "the MAIL FROM reply waits for SPF, and Postfix's "
+		    "milter_command_timeout is %d s",
+		    c->spf.timeout, CONF_MTA_COMMAND_TIMEOUT,
+		    CONF_MTA_COMMAND_TIMEOUT);
+	return 0;
+}
 
 /* --- the walk --- */
 
@@ -1351,6 +1381,8 @@ conf_new(void)
 	c->spf.helo = true;
 	c->spf.reject_fail = false;
 	c->spf.received_spf = true;
+	c->spf.timeout = 20.0;
+	c->message_timeout = 60.0;
 	c->dkim.verify = true;
 	c->dkim.min_rsa_bits = CONF_RSA_MIN_BITS;
 	c->dkim.accept_sha1 = false;
@@ -1440,6 +1472,8 @@ conf_load(const char *file, struct am_err *err)
 		goto out;
 	}
 	if (walk(&ld, config_root_setting(&cf), top_opts, ld.c, "") < 0)
+		goto out;
+	if (check_times(&ld, &cf) < 0)
 		goto out;
 	if (ld.keys != NULL && load_keys(&ld) < 0)
 		goto out;

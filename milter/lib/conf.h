@@ -72,6 +72,12 @@ struct conf_sign_rule {
  * and DMARC, and a field holds 32 (AUTHRES_MAX_RESULTS), with room to
  * spare. */
 #define CONF_MAX_SIGNATURES 29
+/* Postfix's milter_command_timeout and milter_content_timeout defaults:
+ * MAIL FROM with spf.reject_fail waits at most spf.timeout, which must be
+ * below the first; end of message at most message_timeout (or dns.timeout
+ * when that is longer), below the second. */
+#define CONF_MTA_COMMAND_TIMEOUT 30
+#define CONF_MAX_MESSAGE_TIMEOUT 290
 /* How many keys one signing-table row may sign with. */
 #define CONF_MAX_ROW_KEYS 8
 
@@ -95,6 +101,9 @@ struct am_conf {
 	size_t             ntrusted;
 	enum conf_on_error on_dns_error;
 	enum conf_on_error on_internal_error;
+	/* Seconds a message's checks have, from MAIL FROM (see
+	 * authmilter.conf(5): below the MTA's milter timeouts). */
+	double message_timeout;
 
 	struct {
 		char  *unbound_conf; /* NULL: system resolver */
@@ -103,10 +112,11 @@ struct am_conf {
 	} dns;
 
 	struct {
-		bool enabled;
-		bool helo;
-		bool reject_fail;
-		bool received_spf;
+		bool   enabled;
+		bool   helo;
+		bool   reject_fail;
+		bool   received_spf;
+		double timeout; /* one evaluation, RFC 7208 4.6.4 */
 	} spf;
 
 	struct {

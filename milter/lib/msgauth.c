@@ -1,19 +1,36 @@
 /*
  * msgauth: the per-message engine. See msgauth.h for the flow.
  *
+ * Time. No thread is made per check and no callback joins one. Each
+ * check is a state machine over the resolver's non-blocking calls: SPF
+ * (spf_check_begin/step: its lookups depend on each other), each DKIM key
+ * lookup, the DMARC tree walks (evaluated again until no answer is
+ * missing). Every lookup of a message is attached to the message's
+ * dns_waiter, and every event steps the SPF checks, so they progress as
+ * the SMTP dialogue goes on. Where answers are needed (end of message;
+ * MAIL FROM with spf.reject_fail) the callback sleeps on the waiter until
+ * an answer arrives or the deadline passes: the message's own
+ * (message_timeout from MAIL FROM, but at end of message at least
+ * dns.timeout from then) or an SPF evaluation's (spf.timeout, RFC 7208
+ * 4.6.4). What is still pending then is temperror, and on_dns_error
+ * applies. Abort, close and a new MAIL FROM free pending queries without
+ * waiting; a resolver left by an old configuration is freed by a thread
+ * of its own, never in a callback.
+ *
  * What runs when (so that no DNS answer is awaited at end of message that
  * could have been asked for earlier):
- *   MAIL FROM  SPF for the HELO and MAIL FROM identities starts on a worker
- *              thread (its lookups depend on each other); with
+ *   MAIL FROM  SPF for the HELO and MAIL FROM identities starts; with
  *              spf.reject_fail the MAIL FROM result is awaited here.
  *   header     From: the DMARC lookups for its domain start (all tree-walk
  *              names at once). DKIM-Signature: the key lookup starts.
  *   body       each chunk goes to the body hashes; nothing is kept.
- *   end        SPF is joined, signatures verified (or made), DMARC decided,
- *              forged Authentication-Results removed, ours added.
+ *   end        the rest of SPF and the keys awaited, signatures verified
+ *              (or made), DMARC decided, forged Authentication-Results
+ *              removed, ours added.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +48,6 @@
 #include "msgauth.h"
 #include "spf.h"
 #include "str.h"
-#include "workq.h"
 
 #define AR_NAME       "Authentication-Results"
 #define STRINGIFY_(x) #x
@@ -59,14 +75,13 @@ struct msgauth_ctx {
 
 /* One SPF evaluation running beside the SMTP dialogue. */
 struct spf_run {
-	struct workq_job  job;
 	struct spf_query *q;
-	struct ipaddr     ip;
 	char             *domain; /* the identity's domain */
 	char             *sender; /* local@domain */
 	char             *helo;
 	enum spf_result   result;
 	bool              started;
+	bool              done; /* result is final */
 };
 
 /* The results of a message, kept for the A-R field and the summary: SPF,
@@ -107,7 +122,12 @@ struct msgauth {
 	char            *mf_addr;      /* local@domain, for SPF's %{s} */
 	struct hdr_list *hdrs;
 	bool             hdr_overflow;
-	struct spf_run   spf_mfrom, spf_helo;
+	/* Every lookup of the message is attached to waiter; deadline is
+	 * MAIL FROM + message_timeout (CLOCK_MONOTONIC). */
+	struct dns_waiter  *waiter;
+	struct timespec     deadline;
+	struct timespec     eom_deadline; /* see eom_wait() */
+	struct spf_run      spf_mfrom, spf_helo;
 	struct dkim_verify *dv;
 	struct dkim_sign   *ds;
 	/* The signer reads its params and keys until it is freed. */
@@ -136,13 +156,84 @@ struct msgauth {
 
 /* --- contexts --- */
 
+/* Resolvers whose last reference went while a thread could not be made
+ * for them: freed by the next msgauth_ctx_new() (a reload, in the main
+ * thread). */
+static pthread_mutex_t     graveyard_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct msgauth_dns *graveyard[16];
+static size_t              ngraveyard;
+static atomic_ulong        dns_freed_aside;
+
 static void
-msgauth_dns_unref(struct msgauth_dns *d)
+dns_release(struct msgauth_dns *d)
 {
-	if (d != NULL && atomic_fetch_sub(&d->refs, 1) == 1) {
-		dns_free(d->dns);
-		free(d);
+	dns_free(d->dns);
+	free(d);
+}
+
+static void *
+dns_reaper(void *arg)
+{
+	dns_release(arg);
+	atomic_fetch_add(&dns_freed_aside, 1);
+	return NULL;
+}
+
+static void
+graveyard_empty(void)
+{
+	struct msgauth_dns *d[sizeof(graveyard) / sizeof(graveyard[0])];
+	size_t              n, i;
+
+	pthread_mutex_lock(&graveyard_mu);
+	n = ngraveyard;
+	memcpy(d, graveyard, n * sizeof(d[0]));
+	ngraveyard = 0;
+	pthread_mutex_unlock(&graveyard_mu);
+	for (i = 0; i < n; i++)
+		(void)dns_reaper(d[i]);
+}
+
+/* dns_free() joins the resolver's threads. When the last reference goes
+ * at the end of a message (in a libmilter callback: the last message of
+ * an old configuration), aside is set and it runs on a detached thread
+ * of its own; otherwise (a reload, the exit, a tool) here. */
+static void
+msgauth_dns_unref(struct msgauth_dns *d, bool aside)
+{
+	pthread_attr_t attr;
+	pthread_t      t;
+	bool           queued = false;
+
+	if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	if (!aside) {
+		dns_release(d);
+		return;
 	}
+	if (pthread_attr_init(&attr) == 0) {
+		(void)pthread_attr_setdetachstate(
+		    &attr, PTHREAD_CREATE_DETACHED);
+		queued = pthread_create(&t, &attr, dns_reaper, d) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (queued)
+		return;
+	pthread_mutex_lock(&graveyard_mu);
+	if (ngraveyard < sizeof(graveyard) / sizeof(graveyard[0])) {
+		graveyard[ngraveyard++] = d;
+		queued = true;
+	}
+	pthread_mutex_unlock(&graveyard_mu);
+	/* Sixteen reloads without a thread to spare: memory is kept rather
+	 * than a callback blocked (the process is in trouble anyway). */
+	(void)queued;
+}
+
+unsigned long
+msgauth_dns_freed_aside(void)
+{
+	return atomic_load(&dns_freed_aside);
 }
 
 static bool
@@ -158,6 +249,7 @@ msgauth_ctx_new(
 	struct msgauth_ctx   *ctx = calloc(1, sizeof(*ctx));
 	const struct am_conf *pc = prev ? prev->conf : NULL;
 
+	graveyard_empty();
 	if (ctx == NULL) {
 		am_err_set(err, "out of memory");
 		return NULL;
@@ -199,14 +291,20 @@ msgauth_ctx_ref(struct msgauth_ctx *ctx)
 	return ctx;
 }
 
-void
-msgauth_ctx_unref(struct msgauth_ctx *ctx)
+static void
+ctx_unref(struct msgauth_ctx *ctx, bool aside)
 {
 	if (ctx == NULL || atomic_fetch_sub(&ctx->refs, 1) != 1)
 		return;
-	msgauth_dns_unref(ctx->dns);
+	msgauth_dns_unref(ctx->dns, aside);
 	conf_unref(ctx->conf);
 	free(ctx);
+}
+
+void
+msgauth_ctx_unref(struct msgauth_ctx *ctx)
+{
+	ctx_unref(ctx, false);
 }
 
 const struct am_conf *
@@ -321,17 +419,9 @@ results_clear(struct msgauth *m)
 /* --- message state --- */
 
 static void
-spf_run_join(struct spf_run *s)
-{
-	if (s->started)
-		workq_wait(&s->job);
-}
-
-static void
 spf_run_clear(struct spf_run *s)
 {
-	spf_run_join(s);
-	spf_query_free(s->q);
+	spf_query_free(s->q); /* pending lookups abandoned, not awaited */
 	free(s->domain);
 	free(s->sender);
 	free(s->helo);
@@ -351,6 +441,9 @@ msg_clear_work(struct msgauth *m)
 	m->sign_failed = false;
 	dmarc_free(m->dm);
 	m->dm = NULL;
+	/* After every query attached to it is freed. */
+	dns_waiter_free(m->waiter);
+	m->waiter = NULL;
 	if (m->hdrs != NULL)
 		hdr_list_reset(m->hdrs);
 	m->hdr_overflow = false;
@@ -361,7 +454,7 @@ msg_clear_work(struct msgauth *m)
 	free(m->mf_addr);
 	m->mf_domain = m->mf_addr = NULL;
 	m->mf_unusable = false;
-	msgauth_ctx_unref(m->ctx);
+	ctx_unref(m->ctx, true); /* perhaps in a callback: never a join */
 	m->ctx = NULL;
 }
 
@@ -468,18 +561,40 @@ msgauth_verdict_str(enum msgauth_verdict v)
 	return "?";
 }
 
-/* --- SPF --- */
+/* --- SPF and waiting --- */
 
 static void
-spf_run_fn(void *arg)
+ts_after(struct timespec *ts, double seconds)
 {
-	struct spf_run *s = arg;
+	double whole = (double)(time_t)seconds;
 
-	s->result = spf_check_host(s->q, &s->ip, s->domain, s->sender, s->helo);
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)whole;
+	ts->tv_nsec += (long)((seconds - whole) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }
 
-/* Starts check_host() for one identity on a worker thread; a start that
- * fails runs it here. Returns false only on OOM. */
+static bool
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static bool
+ts_passed(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return !ts_before(&now, ts);
+}
+
+/* Starts check_host() for one identity; its lookups go out now and it
+ * advances at every event. Returns false only on OOM. */
 static bool
 spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
     const char *sender)
@@ -487,9 +602,10 @@ spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
 	struct spf_params p = {
 	    .receiver = m->ctx->conf->authserv_id,
 	    .now = ctx_now(m->ctx),
+	    .timeout = m->ctx->conf->spf.timeout,
+	    .waiter = m->waiter,
 	};
 
-	/* The worker gets its own copies: nothing it reads changes under it. */
 	s->q = spf_query_new(msgauth_ctx_dns(m->ctx), &p);
 	s->domain = strdup(domain);
 	s->sender = strdup(sender);
@@ -497,13 +613,61 @@ spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
 	if (s->q == NULL || s->domain == NULL || s->sender == NULL ||
 	    s->helo == NULL)
 		return false;
-	s->ip = m->addr;
-	s->job.fn = spf_run_fn;
-	s->job.arg = s;
 	s->started = true;
-	if (workq_submit(&s->job) < 0)
-		spf_run_fn(s);
+	spf_check_begin(s->q, &m->addr, s->domain, s->sender, s->helo);
+	s->done = spf_check_step(s->q, &s->result);
 	return true;
+}
+
+/* Advances what can advance without waiting. */
+static void
+checks_step(struct msgauth *m)
+{
+	struct spf_run *s[2] = {&m->spf_helo, &m->spf_mfrom};
+	size_t          i;
+
+	for (i = 0; i < 2; i++)
+		if (s[i]->started && !s[i]->done)
+			s[i]->done = spf_check_step(s[i]->q, &s[i]->result);
+}
+
+/* Sleeps until an answer for the message arrives or the earliest of
+ * deadline and the pending SPF checks' own limits passes. Returns false
+ * once deadline has passed. */
+static bool
+checks_wait(struct msgauth *m, const struct timespec *deadline)
+{
+	struct spf_run *s[2] = {&m->spf_helo, &m->spf_mfrom};
+	struct timespec until = *deadline;
+	size_t          i;
+
+	if (ts_passed(deadline))
+		return false;
+	for (i = 0; i < 2; i++)
+		if (s[i]->started && !s[i]->done &&
+		    ts_before(spf_check_deadline(s[i]->q), &until))
+			until = *spf_check_deadline(s[i]->q);
+	(void)dns_waiter_wait(m->waiter, &until);
+	return true;
+}
+
+/* What end of message needs: SPF ended, every DKIM key answer in. */
+static bool
+checks_ready(const struct msgauth *m)
+{
+	return (!m->spf_helo.started || m->spf_helo.done) &&
+	       (!m->spf_mfrom.started || m->spf_mfrom.done) &&
+	       (m->dv == NULL || !dkim_verify_pending(m->dv));
+}
+
+/* Past the message's time: whatever SPF has not decided is temperror. */
+static void
+spf_expire(struct spf_run *s)
+{
+	if (s->started && !s->done) {
+		s->result = spf_check_stop(s->q, "message time limit");
+		s->done = true;
+	}
 }
 
 static void
@@ -540,7 +704,11 @@ spf_start(struct msgauth *m, struct msgauth_reply *r)
 	}
 	if (!c->spf.reject_fail || !m->spf_mfrom.started)
 		return;
-	spf_run_join(&m->spf_mfrom);
+	/* The MAIL FROM reply waits for SPF: at most spf.timeout, which
+	 * conf.c keeps below the MTA's command timeout. */
+	while (!m->spf_mfrom.done && checks_wait(m, &m->deadline))
+		checks_step(m);
+	spf_expire(&m->spf_mfrom);
 	if (m->spf_mfrom.result == SPF_FAIL) {
 		const char *exp = spf_explanation(m->spf_mfrom.q);
 
@@ -580,6 +748,13 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 	str_lcpy(m->queue_id, "NOQUEUE", sizeof(m->queue_id));
 	m->ctx = msgauth_ctx_ref(ctx);
 	c = ctx->conf;
+	ts_after(&m->deadline, c->message_timeout);
+	if ((m->waiter = dns_waiter_new(msgauth_ctx_dns(ctx))) == NULL) {
+		m->failed = true;
+		reply_set(r, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+		    "local error, try again later");
+		return;
+	}
 	m->outbound = (auth_authen != NULL && auth_authen[0] != '\0') ||
 		      (m->have_addr && conf_trusted(c, &m->addr));
 	/* The null path's SPF identity is the HELO name (RFC 7208 2.4); a
@@ -604,7 +779,8 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 			    &(struct dmarc_params){
 				.pct = c->dmarc.pct == CONF_PCT_SAMPLE
 					   ? DMARC_PCT_SAMPLE
-					   : DMARC_PCT_IGNORE});
+					   : DMARC_PCT_IGNORE,
+				.waiter = m->waiter});
 		if (c->dkim.verify) {
 			struct dkim_verify_params vp = {
 			    .max_signatures = c->dkim.max_signatures,
@@ -612,6 +788,7 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 			    .accept_sha1 = c->dkim.accept_sha1,
 			    .ignore_l = c->dkim.ignore_l,
 			    .now = ctx_now(ctx),
+			    .waiter = m->waiter,
 			};
 			m->dv = dkim_verify_new(msgauth_ctx_dns(ctx), &vp);
 		}
@@ -665,6 +842,7 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 	reply_continue(r);
 	if (m->ctx == NULL || m->hdr_overflow)
 		return;
+	checks_step(m);
 	if (hdr_list_add(m->hdrs, name, strlen(name), value, strlen(value)) <
 	    0) {
 		m->hdr_overflow = true;
@@ -781,6 +959,7 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	reply_continue(r);
 	if (m->ctx == NULL || m->hdr_overflow)
 		return;
+	checks_step(m);
 	c = m->ctx->conf;
 	if (m->dv != NULL) {
 		dkim_verify_eoh(m->dv, m->hdrs);
@@ -831,6 +1010,8 @@ msgauth_body(
     struct msgauth *m, const void *p, size_t n, struct msgauth_reply *r)
 {
 	reply_continue(r);
+	if (m->ctx != NULL)
+		checks_step(m);
 	if (m->dv != NULL)
 		dkim_verify_body(m->dv, p, n);
 	if (m->ds != NULL && !m->sign_failed &&
@@ -845,6 +1026,54 @@ msgauth_abort(struct msgauth *m)
 }
 
 /* --- end of message --- */
+
+/* Waits for what end of message needs, until the message's deadline, but
+ * at least dns.timeout from now: the lookups only end of message starts
+ * (DMARC's walks of other identifiers) get one query's time, and a slow
+ * client cannot make a check temperror. This is at most message_timeout
+ * (or dns.timeout), which conf.c keeps below the MTA's content timeout.
+ * SPF not ended by then is temperror. */
+static void
+eom_wait(struct msgauth *m)
+{
+	struct timespec min;
+
+	ts_after(&min, m->ctx->conf->dns.timeout);
+	m->eom_deadline = ts_before(&m->deadline, &min) ? min : m->deadline;
+	for (;;) {
+		checks_step(m);
+		if (checks_ready(m) || !checks_wait(m, &m->eom_deadline))
+			break;
+	}
+	checks_step(m);
+	spf_expire(&m->spf_helo);
+	spf_expire(&m->spf_mfrom);
+}
+
+/* Evaluates DMARC for every From domain until no answer is missing, or
+ * the end-of-message deadline has passed (then what is missing is a
+ * temporary failure). The answers stay in m->dm: eom_dmarc's own
+ * evaluation then needs no wait. */
+static void
+dmarc_settle(struct msgauth *m, const struct from_info *fi,
+    const struct dmarc_auth *auth)
+{
+	struct dmarc_verdict v;
+	size_t               i;
+	bool                 pending;
+
+	for (;;) {
+		pending = false;
+		for (i = 0; i < fi->ndomains; i++) {
+			dmarc_evaluate(m->dm, fi->domains[i], auth, &v);
+			pending = pending || dmarc_pending(m->dm);
+		}
+		if (!pending)
+			return;
+		if (!checks_wait(m, &m->eom_deadline))
+			dmarc_expire(m->dm);
+	}
+}
 
 /*
  * One spf= result in the A-R field: the MAIL FROM identity's, the one
@@ -863,7 +1092,6 @@ eom_spf(struct msgauth *m)
 	char            d[300];
 
 	if (h->started) {
-		spf_run_join(h);
 		/* With the null path it is the same check as s. */
 		if (!(s->started && null_path))
 			snprintf(m->helo_summary, sizeof(m->helo_summary),
@@ -872,7 +1100,6 @@ eom_spf(struct msgauth *m)
 				d, sizeof(d), h->domain, strlen(h->domain)));
 	}
 	if (s->started) {
-		spf_run_join(s);
 		result_add(m, "spf", spf_result_str(s->result),
 		    spf_reason(s->q), "smtp", null_path ? "helo" : "mailfrom",
 		    s->domain, NULL);
@@ -1090,6 +1317,7 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	}
 	auth.ndkim = i;
 	auth.dkim = dk;
+	dmarc_settle(m, &fi, &auth);
 	memset(&worst, 0, sizeof(worst));
 	for (i = 0; i < fi.ndomains; i++) {
 		dmarc_evaluate(m->dm, fi.domains[i], &auth, &v);
@@ -1382,6 +1610,7 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 		if (m->ds != NULL)
 			eom_sign(m, res);
 	} else {
+		eom_wait(m);
 		eom_spf(m);
 		if (m->dv != NULL)
 			eom_dkim(m);

@@ -24,6 +24,12 @@
  * started with (MAIL FROM) until its end, so a reload never changes a
  * transaction in flight.
  *
+ * Time: no call here waits except msgauth_eom() and, with
+ * spf.reject_fail, msgauth_mailfrom(); they sleep only on DNS answers of
+ * their own message, to its deadline (message_timeout from MAIL FROM;
+ * spf.timeout per SPF evaluation). msgauth_abort() and msgauth_free()
+ * never wait. See msgauth.c.
+ *
  * Threads: a struct msgauth belongs to one thread at a time; contexts are
  * shared freely.
  */
@@ -127,5 +133,9 @@ const char *msgauth_log_id(const struct msgauth *);
 bool msgauth_outbound(const struct msgauth *);
 
 const char *msgauth_verdict_str(enum msgauth_verdict);
+
+/* Tests: resolvers of old configurations freed by a thread of their own
+ * (their last reference went, perhaps in a callback) since start. */
+unsigned long msgauth_dns_freed_aside(void);
 
 #endif /* AM_MSGAUTH_H */

@@ -1949,7 +1949,7 @@ spf_check_step(struct spf_query *q, enum spf_result *r_r)
 		if (q->state == S_EXPLAIN) {
 			finish(q, SPF_FAIL);
 		} else {
-			set_reason(q, "SPF time limit (%g s) at %s",
+			set_reason(q, "SPF time limit of %g s at %s",
 			    q->par.timeout, q->frames[q->depth - 1].domain);
 			finish(q, SPF_TEMPERROR);
 		}

@@ -203,6 +203,13 @@ static const struct {
 	"dns.timeout must be 0.1-60 (got 0.05)"},
     {"timeout too large", "dns: { timeout = 61; };\n", 1,
 	"dns.timeout must be 0.1-60 (got 61)"},
+    {"message_timeout past the MTA's", "message_timeout = 300;\n", 1,
+	"message_timeout must be 1-290 (got 300)"},
+    {"spf.reject_fail waits past the MTA's command timeout",
+	"spf: {\n reject_fail = true;\n timeout = 30;\n};\n", 3,
+	"spf.timeout (30) must be below 30 with spf.reject_fail: the MAIL "
+	"FROM reply waits for SPF, and Postfix's milter_command_timeout is "
+	"30 s"},
     {"min_rsa_bits below RFC 8301", "dkim: { min_rsa_bits = 512; };\n", 1,
 	"dkim.min_rsa_bits must be 1024-4096 (got 512)"},
     {"max_signatures zero", "dkim: { max_signatures = 0; };\n", 1,
@@ -459,7 +466,8 @@ static const struct {
 	"keys = ( { name = \"a\"; domain = \"example.com\"; selector = \"s\";"
 	" file = \"@D@/rsa1024.key\"; } );\n"
 	"table = ( { from = \"*\";\n"
-	" keys = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\"]; } );\n"
+	" keys = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", "
+	"\"i\"]; } );\n"
 	"}; };\n",
 	4, "dkim.sign.table.keys names 9 keys; at most 8"},
 };
@@ -631,6 +639,7 @@ check_defaults(const struct am_conf *c)
 	t_assert(c->dns.unbound_conf == NULL);
 	t_assert(c->dns.trust_anchor == NULL);
 	t_assert(c->dns.timeout == 5.0);
+	t_assert(c->spf.timeout == 20.0 && c->message_timeout == 60.0);
 	t_assert(c->spf.enabled && c->spf.helo && !c->spf.reject_fail &&
 		 c->spf.received_spf);
 	t_assert(c->dkim.verify && !c->dkim.accept_sha1 && !c->dkim.ignore_l);
