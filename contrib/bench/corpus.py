@@ -7,6 +7,8 @@
 Writes into DIR:
     msg/NNNN.eml   the messages (CRLF line ends)
     index          "MAIL-FROM<TAB>msg/NNNN.eml", one line per message
+    silent-index   the same for messages from domains below dead.example.org,
+                   whose lookups the zone leaves unanswered
     zone.json      for t/tools/dnsserver.py: SPF, DMARC and DKIM key
                    records of every domain
     keys/          RSA-2048 and Ed25519 keys per domain (authmilter-keygen)
@@ -104,6 +106,9 @@ def sign_conf(path, keydir, domain, keys, canon):
                    ", ".join('"%s"' % k[0] for k in keys)))
 
 
+DEAD = "dead.example.org"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -134,6 +139,10 @@ def main():
                       os.path.join(keydir, "%s-%s.key" % (d, sel)))
             zone["%s._domainkey.%s" % (sel, d)] = [{"type": "TXT",
                                                     "data": rec}]
+    # Senders whose DNS server never answers: every name below
+    # dead.example.org goes unanswered (the silent corpus, below).
+    zone["*." + DEAD] = "TIMEOUT"
+    zone[DEAD] = "TIMEOUT"
     with open(os.path.join(out, "zone.json"), "w") as f:
         json.dump(zone, f, indent=1)
 
@@ -191,6 +200,19 @@ def main():
             idx.write("%s\t%s\n" % (mail_from, name))
             mix[kind] = mix.get(kind, 0) + 1
             mix["%d bytes" % size] = mix.get("%d bytes" % size, 0) + 1
+    # The silent corpus: each message from a domain of its own below
+    # DEAD (so no resolver cache helps), unsigned.
+    os.makedirs(os.path.join(out, "silent"), exist_ok=True)
+    with open(os.path.join(out, "silent-index"), "w") as idx:
+        for i in range(a.count):
+            d = "s%04d.%s" % (i, DEAD)
+            msg = ("From: <bounce@%s>\r\nTo: <postmaster@mx.bench.test>\r\n"
+                   "Subject: silent %d\r\nMessage-ID: <silent-%d@%s>\r\n"
+                   "\r\n%s" % (d, i, i, d, body(rng, 2000))).encode()
+            name = "silent/%04d.eml" % i
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(msg)
+            idx.write("bounce@%s\t%s\n" % (d, name))
     with open(os.path.join(out, "mix.txt"), "w") as f:
         for k in sorted(mix):
             f.write("%s: %d\n" % (k, mix[k]))

@@ -8,7 +8,8 @@
 # results.md, results.tsv and the logs go: BUILD/contrib/bench),
 # BENCH_BIG (bytes of the big-body test, 52428800; 0 skips it),
 # BENCH_PROFILE (1: perf profile of the inbound run when perf works),
-# BENCH_SETS ("null am-in am-sign odk-v odk-s chain"), BENCH_TRANSPORTS
+# BENCH_SETS ("null am-in am-sign am-silent odk-v odk-s chain"; am-silent:
+# one sender in ten behind a DNS server that never answers), BENCH_TRANSPORTS
 # ("unix tcp"), BENCH_KEEP (keep the work directory).
 #
 # As root it re-runs itself in private network and mount namespaces
@@ -326,15 +327,50 @@ bench_set() {
 	return 0
 }
 
-SETS="null am-in am-sign"
+# silent_set: one sender in ten has a DNS server that never answers. The
+# same authmilter serves 9 connections of the normal corpus alone (base),
+# then again beside one connection from the silent corpus (every lookup of
+# those senders' domains goes unanswered, through the same forwarder);
+# the rows are the normal senders' rate and latency, and the silent ones'.
+silent_set() {
+	start_one am-in unix || return 1
+	P1=$FILTER_PID
+	args="-s $(spec_of am-in unix) -p $P1 -a $CLIENT -H $HELO"
+	# shellcheck disable=SC2086
+	"$MB" $args -i "$IDX" -c 9 -t "$SECS" -w 100 -m dmarc=pass \
+	    -l am-silent/base/9 >>"$TSV" 2>>"$LOGS/milterbench.log"
+	tail -1 "$LOGS/milterbench.log" >&2
+	# shellcheck disable=SC2086
+	"$MB" $args -i "$W/corpus/silent-index" -c 1 -t $((SECS + 12)) -w 0 \
+	    -T 60 -l am-silent/dead/1 >"$W/dead.tsv" \
+	    2>>"$LOGS/milterbench.log" &
+	dead=$!
+	# Its first lookups are in flight (and unanswered) before measuring.
+	sleep 1
+	# shellcheck disable=SC2086
+	"$MB" $args -i "$IDX" -c 9 -t "$SECS" -w 0 -m dmarc=pass \
+	    -l am-silent/mixed/9 >>"$TSV" 2>>"$LOGS/milterbench.log"
+	tail -1 "$LOGS/milterbench.log" >&2
+	wait "$dead"
+	cat "$W/dead.tsv" >>"$TSV"
+	stop_one "$P1"
+}
+
+SETS="null am-in am-sign am-silent"
 [ $PEERS = yes ] && SETS="$SETS odk-v odk-s chain"
 SETS=${BENCH_SETS:-$SETS}
 for tr in ${BENCH_TRANSPORTS:-unix tcp}; do
 	for s in $SETS; do
+		[ "$s" = am-silent ] && continue
 		log "$s over $tr"
 		bench_set "$s" "$tr" || log "$s over $tr: FAILED"
 	done
 done
+case " $SETS " in
+*" am-silent "*)
+	log "am-silent: 1 in 10 senders with a silent DNS server (unix)"
+	silent_set || log "am-silent: FAILED" ;;
+esac
 END=$(date +%s)
 $PY "$top_srcdir/contrib/bench/table.py" "$TSV" \
     --peers "$PEERS" --secs $((END - START)) > "$OUT/results.md"

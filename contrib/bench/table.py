@@ -114,6 +114,28 @@ def main():
                     f(kv, "rss_before_kb") / 1024,
                     f(kv, "rss_max_kb") / 1024, f(kv, "growth_kb")))
 
+    base, mixed = rows.get("am-silent/base/9"), rows.get("am-silent/mixed/9")
+    dead = rows.get("am-silent/dead/1")
+    if base and mixed:
+        w("\n## One sender in ten behind a DNS server that never answers "
+          "(unix)\n")
+        w("authmilter inbound serving 9 connections of the normal corpus, "
+          "alone and then beside 1 connection whose senders' lookups all "
+          "go unanswered (each its own domain, through the same "
+          "forwarder). The normal senders' numbers:\n")
+        w("| load | msg/s | p50 | p90 | p99 | max | replies | dmarc=pass |")
+        w("|---|---:|---:|---:|---:|---:|---|---|")
+        for name, kv in (("9 normal alone", base),
+                         ("9 normal + 1 silent", mixed)):
+            w("| %s | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %s of %s |" % (
+                name, f(kv, "rate"), f(kv, "p50"), f(kv, "p90"),
+                f(kv, "p99"), f(kv, "max"), kv.get("replies", ""),
+                kv.get("m1", ""), kv.get("msgs", "")))
+        if dead:
+            w("\nThe silent sender: %s messages, p50 %.0f ms, replies %s." % (
+                dead.get("msgs", "?"), f(dead, "p50") or 0,
+                dead.get("replies", "")))
+
     w("\n## Targets (issue 7)\n")
     w("| target | measured | verdict |")
     w("|---|---|---|")
