@@ -453,6 +453,16 @@ ar_peek(const struct ar_lex *lx, char c)
 	return lx->i < lx->n && lx->p[lx->i] == c;
 }
 
+/*
+ * Fails closed: a field is kept only when its authserv-id reads and is
+ * another's. One whose id cannot be read (a leading comment unbalanced,
+ * deeper than AUTHRES_MAX_COMMENT_DEPTH or cut by a NUL, an unterminated
+ * quoted-string, no id at all, an id longer than AUTHRES_MAX_VALUE, or no
+ * memory to read it) counts as ours: a reader downstream with a deeper
+ * comment limit or a laxer grammar may well read our id there, and RFC
+ * 8601 5 wants every field that claims it removed. Removing a field whose
+ * id nobody can read costs nothing (RFC 8601 2.2 readers ignore it).
+ */
 bool
 authres_is_ours(const char *value, size_t len, const char *authserv_id)
 {
@@ -460,9 +470,11 @@ authres_is_ours(const char *value, size_t len, const char *authserv_id)
 	struct buf    b;
 	bool          ours;
 
+	if (ar_cfws(&lx) < 0)
+		return true;
 	buf_init(&b, AUTHRES_MAX_VALUE);
-	ours = ar_cfws(&lx) == 0 && ar_value(&lx, &b) == 0 &&
-	       str_ieq(buf_cstr(&b), b.len, authserv_id);
+	ours =
+	    ar_value(&lx, &b) < 0 || str_ieq(buf_cstr(&b), b.len, authserv_id);
 	buf_free(&b);
 	return ours;
 }

@@ -78,10 +78,15 @@ char *authres_value_flags(const struct authres *, unsigned int flags);
 bool authres_keyword_valid(const char *s);
 
 /* True when the field value at [value, value + len) claims authserv_id,
- * compared case-insensitively. Leading CFWS is skipped; the authserv-id
- * is a token or a quoted-string. A field whose authserv-id cannot be read
- * is not ours; one whose authserv-id is ours counts as ours whatever
- * follows it, since it claims our name and must be removed. */
+ * compared case-insensitively, or may claim it. Leading CFWS is skipped;
+ * the authserv-id is a token or a quoted-string. It fails closed: a field
+ * whose authserv-id cannot be read (a leading comment that is unbalanced
+ * or nested deeper than AUTHRES_MAX_COMMENT_DEPTH, an unterminated
+ * quoted-string, no id, an id over AUTHRES_MAX_VALUE bytes, OOM) counts as
+ * ours, so that no reader with other limits can find our id in a field we
+ * kept. One whose authserv-id is ours counts as ours whatever follows it,
+ * since it claims our name and must be removed. False only when an id was
+ * read and it is another's. */
 bool authres_is_ours(const char *value, size_t len, const char *authserv_id);
 
 enum authres_status {

@@ -274,12 +274,32 @@ static const struct ours_case ours_cases[] = {
     {"not ours: our id as prefix", " mx.example.net.evil; none", false},
     {"not ours: prefix of our id", " mx.example; none", false},
     {"not ours: our id later", " other; x=y mx.example.net", false},
-    {"not ours: garbage", " ;;; mx.example.net", false},
-    {"not ours: unterminated comment", " (mx.example.net; none", false},
-    {"not ours: unterminated quote", " \"mx.example.net; none", false},
-    {"not ours: empty", "", false},
-    {"not ours: whitespace only", " \r\n\t", false},
+    {"not ours: comment, then another id", " (mx.example.net) other; none",
+	false},
+    /* Fails closed: no authserv-id can be read, so it may be ours. */
+    {"unreadable: garbage", " ;;; mx.example.net", true},
+    {"unreadable: unterminated comment", " (mx.example.net; none", true},
+    {"unreadable: unbalanced, foreign id", " ((x) other.example; none", true},
+    {"unreadable: a close too many", " (x)) other.example; none", true},
+    {"unreadable: quoted-pair at the end", " (x \\", true},
+    {"unreadable: unterminated quote", " \"mx.example.net; none", true},
+    {"unreadable: empty", "", true},
+    {"unreadable: whitespace only", " \r\n\t", true},
 };
+
+/* depth "(" then depth ")" (one fewer when !closed) then tail, into b. */
+static void
+nested(struct buf *b, size_t depth, bool closed, const char *tail)
+{
+	size_t i;
+
+	buf_init(b, 0);
+	for (i = 0; i < depth; i++)
+		buf_append_char(b, '(');
+	for (i = closed ? 0 : 1; i < depth; i++)
+		buf_append_char(b, ')');
+	buf_append_str(b, tail);
+}
 
 static void
 test_is_ours(void)
@@ -297,16 +317,42 @@ test_is_ours(void)
 	t_case("ours: length is respected");
 	t_assert(!authres_is_ours("mx.example.net", 13, ID));
 	t_assert(authres_is_ours("mx.example.net\0garbage", 22, ID));
+	t_case("unreadable: a NUL inside the leading comment");
+	t_assert(authres_is_ours(" (x\0) other.example; none", 26, ID));
+	t_assert(!authres_is_ours(" (x) other.example; none", 24, ID));
 
-	t_case("not ours: 10000 nested comments before the id");
-	buf_init(&b, 0);
-	for (i = 0; i < 10000; i++)
-		buf_append_char(&b, '(');
-	for (i = 0; i < 10000; i++)
-		buf_append_char(&b, ')');
-	buf_append_str(&b, " mx.example.net; none");
-	t_assert(!authres_is_ours(b.data, b.len, ID));
-	buf_free(&b);
+	/* Comments nested to depth levels before an id: up to
+	 * AUTHRES_MAX_COMMENT_DEPTH the id is read; deeper, nothing is, and
+	 * the field counts as ours whatever id follows (a reader with a
+	 * deeper limit would read it). */
+	{
+		static const struct {
+			size_t depth;
+			bool   ours_other; /* with another's id after it */
+		} deep[] = {{AUTHRES_MAX_COMMENT_DEPTH, false},
+		    {AUTHRES_MAX_COMMENT_DEPTH + 1, true}, {100, true},
+		    {1000, true}, {10000, true}};
+		size_t k;
+
+		for (k = 0; k < sizeof(deep) / sizeof(deep[0]); k++) {
+			t_casef(
+			    "%zu nested comments before the id", deep[k].depth);
+			nested(&b, deep[k].depth, true, " other.example; none");
+			t_assert_int_eq(authres_is_ours(b.data, b.len, ID),
+			    deep[k].ours_other);
+			buf_free(&b);
+			nested(
+			    &b, deep[k].depth, true, " mx.example.net; none");
+			t_assert(authres_is_ours(b.data, b.len, ID));
+			buf_free(&b);
+			t_casef("%zu nested comments, one left open",
+			    deep[k].depth);
+			nested(
+			    &b, deep[k].depth, false, " other.example; none");
+			t_assert(authres_is_ours(b.data, b.len, ID));
+			buf_free(&b);
+		}
+	}
 }
 
 static void
