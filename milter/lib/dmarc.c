@@ -600,6 +600,11 @@ dmarc_dom_at(struct dmarc *d, struct dmarc_dom *dom, size_t i)
 				a->rr[k].data, a->rr[k].len, &rec) == 0 &&
 			    ++count == 1)
 				dom->rec[i] = rec;
+	/* Step 2 needs the whole set: a record beyond the cut (DNS_MAX_RRS,
+	 * DNS_MAX_ANSWER) would make the one seen two (all discarded), or
+	 * the none seen one. Two seen are discarded whatever was cut. */
+	if (a->truncated && count < 2)
+		return dom->at[i] = DMARC_AT_TEMPFAIL;
 	return dom->at[i] = count == 1 ? DMARC_AT_RECORD : DMARC_AT_NONE;
 }
 

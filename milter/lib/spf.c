@@ -1429,13 +1429,21 @@ load_record(struct spf_query *q, struct spf_frame *f, const char *name)
 			which = i;
 		}
 	}
-	if (found == 0) {
-		set_reason(q, "no SPF record at %s", f->domain);
-		return SPF_NONE;
-	}
 	if (found > 1) {
 		set_reason(q, "multiple SPF records at %s", f->domain);
 		return SPF_PERMERROR;
+	}
+	/* RFC 7208 4.5 needs the whole set: a "v=spf1" beyond the cut
+	 * (DNS_MAX_RRS, DNS_MAX_ANSWER) would make the one record seen two
+	 * (permerror), or the none seen one. */
+	if (a->truncated) {
+		set_reason(
+		    q, "TXT answer at %s too large to read whole", f->domain);
+		return SPF_TEMPERROR;
+	}
+	if (found == 0) {
+		set_reason(q, "no SPF record at %s", f->domain);
+		return SPF_NONE;
 	}
 	f->len = a->rr[which].len;
 	f->rec = malloc(f->len + 1);
