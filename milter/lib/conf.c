@@ -848,6 +848,7 @@ static const struct opt sign_opts[] = {
     {.name = "oversign", .type = OT_STRS, .set = set_oversign},
     {.name = "keys", .type = OT_LIST, .set = set_keys, .sub = key_opts},
     {.name = "table", .type = OT_LIST, .set = set_table, .sub = row_opts},
+    {ENUM("on_error", C(dkim.sign.on_error), on_error_names)},
     {.name = NULL},
 };
 
@@ -1389,6 +1390,7 @@ conf_new(void)
 	c->dkim.ignore_l = false;
 	c->dkim.max_signatures = 10;
 	c->dkim.sign.header_canon = CONF_CANON_RELAXED;
+	c->dkim.sign.on_error = CONF_TEMPFAIL;
 	c->dkim.sign.body_canon = CONF_CANON_RELAXED;
 	c->dmarc.enabled = true;
 	c->dmarc.enforce = true;

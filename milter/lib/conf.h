@@ -136,6 +136,9 @@ struct am_conf {
 			size_t                 nkeys;
 			struct conf_sign_rule *table;
 			size_t                 ntable;
+			/* A message to sign that cannot be: tempfail
+			 * (default) or accept (sent unsigned). */
+			enum conf_on_error on_error;
 		} sign;
 	} dkim;
 

@@ -92,12 +92,12 @@ hdr_list_add(struct hdr_list *l, const char *name, size_t namelen,
 		size_t            cap = l->cap ? l->cap * 2 : 32;
 		struct hdr_entry *ne = realloc(l->e, cap * sizeof(*ne));
 		if (ne == NULL)
-			return -1;
+			return -2;
 		l->e = ne;
 		l->cap = cap;
 	}
 	if ((raw = malloc(len + 1)) == NULL)
-		return -1;
+		return -2;
 	memcpy(raw, name, namelen);
 	raw[namelen] = ':';
 	o = namelen + 1;

@@ -39,7 +39,8 @@ void             hdr_list_free(struct hdr_list *); /* NULL ok */
 void             hdr_list_reset(struct hdr_list *);
 /* Appends a field. Returns 0; -1 when the name is not an RFC 5322 field
  * name (printable ASCII but ':' and space, 1..HDR_MAX_NAME; trailing WSP
- * is allowed, RFC 5322 4.5.8), past the limits, or on OOM. */
+ * is allowed, RFC 5322 4.5.8) or past the limits; -2 on OOM (the field is
+ * not stored either way). */
 int hdr_list_add(struct hdr_list *, const char *name, size_t namelen,
     const char *value, size_t vallen);
 /* Splits one raw field (no final line break) at its first colon and

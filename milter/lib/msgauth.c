@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,7 @@ struct msgauth {
 	struct dns_waiter  *waiter;
 	struct timespec     deadline;
 	struct timespec     eom_deadline; /* see eom_wait() */
+	bool                hdr_oom; /* a field could not be stored: no edits */
 	struct spf_run      spf_mfrom, spf_helo;
 	struct dkim_verify *dv;
 	struct dkim_sign   *ds;
@@ -149,9 +151,14 @@ struct msgauth {
 	struct buf    summary;
 	char         *ar_value;
 	char         *rspf_value;
-	char         *sig_values[MSGAUTH_MAX_EDITS / 2];
+	char         *sig_values[MSGAUTH_MAX_SIGN_KEYS];
 	size_t        nsig_values;
-	char          quarantine_reason[300];
+	/* The edits of the last end of message, grown as they are made;
+	 * out_oom: one of them, or a result, could not be recorded. */
+	struct msgauth_edit *edits;
+	size_t               nedits, edits_cap;
+	bool                 out_oom;
+	char                 quarantine_reason[300];
 };
 
 /* --- contexts --- */
@@ -382,6 +389,8 @@ result_add(struct msgauth *m, const char *method, const char *res,
 	r->method = method;
 	r->result = res;
 	r->reason = reason != NULL && reason[0] != '\0' ? strdup(reason) : NULL;
+	if (reason != NULL && reason[0] != '\0' && r->reason == NULL)
+		m->out_oom = true;
 	va_start(ap, reason);
 	while ((ptype = va_arg(ap, const char *)) != NULL) {
 		const char *prop = va_arg(ap, const char *);
@@ -395,6 +404,8 @@ result_add(struct msgauth *m, const char *method, const char *res,
 		r->prop[r->nprops].value = r->vals[r->nprops];
 		if (r->vals[r->nprops] != NULL)
 			r->nprops++;
+		else
+			m->out_oom = true;
 	}
 	va_end(ap);
 	return r;
@@ -447,6 +458,7 @@ msg_clear_work(struct msgauth *m)
 	if (m->hdrs != NULL)
 		hdr_list_reset(m->hdrs);
 	m->hdr_overflow = false;
+	m->hdr_oom = false;
 	m->failed = false;
 	m->nfrom_fields = 0;
 	m->from_domain[0] = '\0';
@@ -472,6 +484,8 @@ msg_clear_output(struct msgauth *m)
 	for (i = 0; i < m->nsig_values; i++)
 		free(m->sig_values[i]);
 	m->nsig_values = 0;
+	m->nedits = 0;
+	m->out_oom = false;
 	m->quarantine_reason[0] = '\0';
 }
 
@@ -499,6 +513,7 @@ msgauth_free(struct msgauth *m)
 	msg_clear_work(m);
 	msg_clear_output(m);
 	buf_free(&m->summary);
+	free(m->edits);
 	hdr_list_free(m->hdrs);
 	free(m->hostname);
 	free(m->helo);
@@ -840,11 +855,19 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 	const struct hdr_field *f;
 
 	reply_continue(r);
-	if (m->ctx == NULL || m->hdr_overflow)
+	if (m->ctx == NULL || m->hdr_overflow || m->hdr_oom)
 		return;
 	checks_step(m);
-	if (hdr_list_add(m->hdrs, name, strlen(name), value, strlen(value)) <
-	    0) {
+	switch (
+	    hdr_list_add(m->hdrs, name, strlen(name), value, strlen(value))) {
+	case 0:
+		break;
+	case -2:
+		/* Without this field the indexes of the forged fields after
+		 * it would be wrong: the message tempfails at its end. */
+		m->hdr_oom = true;
+		return;
+	default:
 		m->hdr_overflow = true;
 		return;
 	}
@@ -882,6 +905,7 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
  * dmarc.multiple_from lets through (too_many). */
 struct from_info {
 	const char *problem; /* NULL when DMARC can proceed */
+	bool        oom;     /* a From field could not be read: no memory */
 	bool        too_many;
 	bool        incomplete; /* an address unread or without a domain */
 	char        domains[DMARC_MAX_FROM_DOMAINS][MAILADDR_DOMAIN_MAX + 1];
@@ -903,7 +927,7 @@ from_info_get(const struct msgauth *m, struct from_info *fi)
 		if (!hdr_name_is(f, "From"))
 			continue;
 		if ((l = mailaddr_parse_list(f->value, f->vallen)) == NULL) {
-			bad = true;
+			fi->oom = bad = true;
 			continue;
 		}
 		if (l->status != MAILADDR_OK)
@@ -957,7 +981,7 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	size_t                       i;
 
 	reply_continue(r);
-	if (m->ctx == NULL || m->hdr_overflow)
+	if (m->ctx == NULL || m->hdr_overflow || m->hdr_oom)
 		return;
 	checks_step(m);
 	c = m->ctx->conf;
@@ -972,6 +996,13 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	/* Sign only a message with one author domain: a row chosen by one of
 	 * several From addresses would sign for the others too. */
 	from_info_get(m, &fi);
+	if (fi.oom) {
+		/* Whether to sign is unknown: eom_sign decides as for a
+		 * signer that failed. */
+		am_err_set(&m->sign_err, "out of memory");
+		m->sign_failed = true;
+		return;
+	}
 	if (fi.problem != NULL ||
 	    (rule = conf_sign_match(c, fi.first_addr)) == NULL)
 		return;
@@ -1001,7 +1032,11 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 		};
 	}
 	m->ds = dkim_sign_new(&m->sign_params, m->sign_keys, i);
-	if (m->ds != NULL && dkim_sign_eoh(m->ds, &m->sign_err) < 0)
+	if (m->ds == NULL) {
+		/* The message should be signed: eom_sign decides. */
+		am_err_set(&m->sign_err, "out of memory");
+		m->sign_failed = true;
+	} else if (dkim_sign_eoh(m->ds, &m->sign_err) < 0)
 		m->sign_failed = true;
 }
 
@@ -1276,6 +1311,10 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	size_t                 i, n;
 
 	from_info_get(m, &fi);
+	if (fi.oom) {
+		m->out_oom = true; /* not a From that does not parse */
+		return;
+	}
 	if (fi.problem != NULL &&
 	    (c->dmarc.multiple_from == CONF_MULTI_FROM_REJECT ||
 		fi.ndomains == 0 || fi.too_many || fi.incomplete)) {
@@ -1367,57 +1406,64 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 }
 
 /* Appends the words of text, each after a space or, where it would pass
- * column 78 (RFC 5322 2.1.1), after a fold; *col is the current column. */
-static void
+ * column 78 (RFC 5322 2.1.1), after a fold; *col is the current column.
+ * Returns 0, or -1 when b is full or out of memory. */
+static int
 fold_words(struct buf *b, size_t *col, const char *text)
 {
 	const char *p = text, *e;
 	size_t      n;
+	int         rc = 0;
 
 	for (;;) {
 		while (*p == ' ')
 			p++;
 		if (*p == '\0')
-			return;
+			return rc;
 		e = strchr(p, ' ');
 		n = e != NULL ? (size_t)(e - p) : strlen(p);
 		if (*col + 1 + n > 78 && *col > 8) {
-			buf_append(b, "\n\t", 2);
+			rc |= buf_append(b, "\n\t", 2);
 			*col = 8;
 		} else {
-			buf_append_char(b, ' ');
+			rc |= buf_append_char(b, ' ');
 			(*col)++;
 		}
-		buf_append(b, p, n);
+		rc |= buf_append(b, p, n);
 		*col += n;
 		p += n;
 	}
 }
 
 /* Appends s as the inside of a quoted-string (RFC 5322 3.2.4): quote and
- * backslash escaped. s is already printable (str_printable). */
-static void
+ * backslash escaped. s is already printable (str_printable). 0 or -1. */
+static int
 append_quoted(struct buf *b, const char *s)
 {
+	int rc = 0;
+
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\')
-			buf_append_char(b, '\\');
-		buf_append_char(b, *s);
+			rc |= buf_append_char(b, '\\');
+		rc |= buf_append_char(b, *s);
 	}
+	return rc;
 }
 
 /* RFC 7208 9.1: Received-SPF for the MAIL FROM identity (or HELO, when
- * that is all there was). */
+ * that is all there was). NULL when no SPF ran, or with *oom set when the
+ * field could not be made whole. */
 static char *
-received_spf(const struct msgauth *m)
+received_spf(const struct msgauth *m, bool *oom)
 {
 	const struct spf_run *s =
 	    m->spf_mfrom.started ? &m->spf_mfrom : &m->spf_helo;
 	const char *rcv = m->ctx->conf->authserv_id;
 	const char *why;
-	char        helo[256], sender[600], why_p[300];
+	char        helo[256], sender[600], why_p[300], *v;
 	struct buf  b, t;
 	size_t      col = sizeof("Received-SPF:") - 1;
+	int         rc = 0;
 
 	if (!s->started)
 		return NULL;
@@ -1427,38 +1473,43 @@ received_spf(const struct msgauth *m)
 	str_printable(why_p, sizeof(why_p), why, strlen(why));
 	buf_init(&b, 4096);
 	buf_init(&t, 4096);
-	fold_words(&b, &col, spf_result_str(s->result));
+	rc |= fold_words(&b, &col, spf_result_str(s->result));
 	if (s->result == SPF_PASS)
-		buf_printf(&t,
+		rc |= buf_printf(&t,
 		    "(%s: domain of %s designates %s as permitted "
 		    "sender)",
 		    rcv, sender, m->addr_text);
 	else if (s->result == SPF_FAIL || s->result == SPF_SOFTFAIL)
-		buf_printf(&t,
+		rc |= buf_printf(&t,
 		    "(%s: domain of %s does not designate %s as "
 		    "permitted sender)",
 		    rcv, sender, m->addr_text);
 	else
-		buf_printf(&t, "(%s: %s)", rcv,
+		rc |= buf_printf(&t, "(%s: %s)", rcv,
 		    why_p[0] ? why_p : spf_result_str(s->result));
 	/* A comment may not hold unescaped parentheses of its own. */
-	for (char *p = t.data + 1; p != NULL && *p != '\0'; p++)
+	for (char *p = t.data != NULL ? t.data + 1 : NULL;
+	     p != NULL && *p != '\0'; p++)
 		if ((*p == '(' || *p == ')' || *p == '\\') && p[1] != '\0')
 			*p = ' ';
-	fold_words(&b, &col, buf_cstr(&t));
+	rc |= fold_words(&b, &col, buf_cstr(&t));
 	buf_reset(&t);
 	/* The sender and the HELO argument (the client's text) go in quoted
 	 * strings: quote and backslash escaped, so neither can close the
 	 * string and add key-value pairs of its own. */
-	buf_printf(&t, "client-ip=%s; envelope-from=\"", m->addr_text);
-	append_quoted(&t, sender);
-	buf_append_str(&t, "\"; helo=\"");
-	append_quoted(&t, helo);
-	buf_printf(&t, "\"; receiver=%s; identity=%s;", rcv,
+	rc |= buf_printf(&t, "client-ip=%s; envelope-from=\"", m->addr_text);
+	rc |= append_quoted(&t, sender);
+	rc |= buf_append_str(&t, "\"; helo=\"");
+	rc |= append_quoted(&t, helo);
+	rc |= buf_printf(&t, "\"; receiver=%s; identity=%s;", rcv,
 	    s == &m->spf_mfrom ? "mailfrom" : "helo");
-	fold_words(&b, &col, buf_cstr(&t));
+	rc |= fold_words(&b, &col, buf_cstr(&t));
 	buf_free(&t);
-	return buf_take(&b);
+	v = rc == 0 ? buf_take(&b) : NULL;
+	buf_free(&b);
+	if (v == NULL)
+		*oom = true;
+	return v;
 }
 
 /* The summary line: every result as method=result ptype.prop=value, then
@@ -1499,41 +1550,63 @@ summary_build(struct msgauth *m, const struct msgauth_result *res)
 		    res->reply.xcode, res->reply.text);
 }
 
+/* Appends an edit, growing the list: no fixed array limits how many
+ * forged fields are deleted. An edit that cannot be recorded sets out_oom,
+ * and the message tempfails (msgauth_eom). */
 static void
-edit_add(struct msgauth_result *res, enum msgauth_edit_type type,
-    const char *name, const char *value, size_t index)
+edit_add(struct msgauth *m, enum msgauth_edit_type type, const char *name,
+    const char *value, size_t index)
 {
-	if (res->nedits == MSGAUTH_MAX_EDITS)
-		return;
-	res->edit[res->nedits].type = type;
-	res->edit[res->nedits].name = name;
-	res->edit[res->nedits].value = value;
-	res->edit[res->nedits].index = index;
-	res->nedits++;
+	if (m->nedits == m->edits_cap) {
+		size_t               cap = m->edits_cap ? m->edits_cap * 2 : 16;
+		struct msgauth_edit *ne;
+
+		if (cap > SIZE_MAX / sizeof(*ne) ||
+		    (ne = realloc(m->edits, cap * sizeof(*ne))) == NULL) {
+			m->out_oom = true;
+			return;
+		}
+		m->edits = ne;
+		m->edits_cap = cap;
+	}
+	m->edits[m->nedits++] = (struct msgauth_edit){
+	    .type = type, .name = name, .value = value, .index = index};
 }
 
 /* RFC 8601 5: every Authentication-Results field that claims our
- * authserv-id is removed, from the last one back so that the indexes of
- * those before stay right (OpenDKIM CVE-2022-48521). */
+ * authserv-id (or may: authres_is_ours fails closed) is removed, from the
+ * last one back so that the indexes of those before stay right (OpenDKIM
+ * CVE-2022-48521). The walk goes backwards, so no list of indexes is
+ * kept: there is no limit on how many are removed. */
 static void
-eom_strip_forged(struct msgauth *m, struct msgauth_result *res)
+eom_strip_forged(struct msgauth *m)
 {
-	size_t idx[MSGAUTH_MAX_EDITS / 2], nidx = 0, k = 0, i;
-	size_t n = hdr_list_count(m->hdrs);
+	size_t n = hdr_list_count(m->hdrs), i;
+	size_t k = hdr_list_count_name(m->hdrs, AR_NAME);
 
-	for (i = 0; i < n; i++) {
-		const struct hdr_field *f = hdr_list_get(m->hdrs, i);
+	for (i = n; i > 0 && k > 0; i--) {
+		const struct hdr_field *f = hdr_list_get(m->hdrs, i - 1);
 
 		if (!hdr_name_is(f, AR_NAME))
 			continue;
-		k++;
 		if (authres_is_ours(
-			f->value, f->vallen, m->ctx->conf->authserv_id) &&
-		    nidx < MSGAUTH_MAX_EDITS / 2)
-			idx[nidx++] = k;
+			f->value, f->vallen, m->ctx->conf->authserv_id))
+			edit_add(m, MSGAUTH_EDIT_DELETE, AR_NAME, NULL, k);
+		k--;
 	}
-	while (nidx > 0)
-		edit_add(res, MSGAUTH_EDIT_DELETE, AR_NAME, NULL, idx[--nidx]);
+}
+
+/* Unsigned mail would fail DMARC at its destination: a signing failure
+ * tempfails the message (the MTA tries again), unless dkim.sign.on_error
+ * is "accept"; either way the summary says dkim-sign=error. */
+static void
+sign_failed(struct msgauth *m, struct msgauth_result *res, const char *why)
+{
+	result_add(m, "dkim-sign", "error", why, NULL);
+	if (m->ctx->conf->dkim.sign.on_error == CONF_ACCEPT)
+		return;
+	reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+	    "DKIM signing failed, try again later");
 }
 
 static void
@@ -1542,21 +1615,25 @@ eom_sign(struct msgauth *m, struct msgauth_result *res)
 	size_t i, n;
 
 	if (m->sign_failed || dkim_sign_eom(m->ds, m->hdrs, &m->sign_err) < 0) {
-		/* Unsigned mail would fail DMARC at its destination: better
-		 * that the MTA tries again. */
-		reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
-		    "DKIM signing failed, try again later");
-		result_add(m, "dkim-sign", "error", m->sign_err.msg, NULL);
+		sign_failed(m, res, m->sign_err.msg);
 		return;
 	}
 	n = dkim_sign_count(m->ds);
-	for (i = 0; i < n && m->nsig_values < MSGAUTH_MAX_EDITS / 2; i++) {
+	if (n > MSGAUTH_MAX_SIGN_KEYS) {
+		sign_failed(m, res, "more signatures than keys");
+		return;
+	}
+	for (i = 0; i < n; i++) {
 		const char *field = dkim_sign_field(m->ds, i);
 		const char *colon = strchr(field, ':');
 		char       *v = strdup(colon ? colon + 1 : ""), *p, *q;
 
-		if (v == NULL)
-			continue;
+		if (v == NULL) {
+			/* A signature left out is mail sent less signed than
+			 * configured: the whole signing failed. */
+			sign_failed(m, res, "out of memory");
+			return;
+		}
 		/* MTAs take folds in milter header values as LF. */
 		for (p = q = v; *p != '\0'; p++)
 			if (*p != '\r')
@@ -1567,8 +1644,18 @@ eom_sign(struct msgauth *m, struct msgauth_result *res)
 	/* Inserted at the top one after the other, so the last goes first:
 	 * insert in reverse to keep the signing order. */
 	for (i = m->nsig_values; i > 0; i--)
-		edit_add(res, MSGAUTH_EDIT_INSERT, "DKIM-Signature",
+		edit_add(m, MSGAUTH_EDIT_INSERT, "DKIM-Signature",
 		    m->sig_values[i - 1], 0);
+}
+
+/* Ends a message whose edits are not all known: tempfail, whatever
+ * on_internal_error says, since forged fields may remain. */
+static void
+eom_local_error(struct msgauth_result *res)
+{
+	reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+	    "local error, try again later");
+	res->quarantine_reason = NULL;
 }
 
 void
@@ -1588,6 +1675,7 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 	}
 	c = m->ctx->conf;
 	if (m->hdr_overflow) {
+		/* Rejected: nothing is delivered, so nothing to remove. */
 		reply_set(&res->reply, MSGAUTH_REJECT, "552", "5.3.4",
 		    "Message header exceeds %d fields or %d bytes",
 		    HDR_MAX_FIELDS, HDR_MAX_BYTES);
@@ -1596,18 +1684,23 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 		msg_clear_work(m);
 		return;
 	}
-	if (m->failed) {
-		if (c->on_internal_error == CONF_TEMPFAIL)
-			reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
-			    "local error, try again later");
+	if (m->hdr_oom) {
+		/* A field is missing from the list: the indexes of forged
+		 * fields after it are unknown. */
+		eom_local_error(res);
 		summary_build(m, res);
 		res->summary = buf_cstr(&m->summary);
 		msg_clear_work(m);
 		return;
 	}
-	eom_strip_forged(m, res);
-	if (m->outbound) {
-		if (m->ds != NULL)
+	/* First, on every path that may deliver. */
+	eom_strip_forged(m);
+	if (m->failed) {
+		if (c->on_internal_error == CONF_TEMPFAIL)
+			reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
+			    "local error, try again later");
+	} else if (m->outbound) {
+		if (m->ds != NULL || m->sign_failed)
 			eom_sign(m, res);
 	} else {
 		eom_wait(m);
@@ -1617,8 +1710,8 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 		if (m->dm != NULL)
 			eom_dmarc(m, &res->reply);
 		if (c->spf.received_spf &&
-		    (m->rspf_value = received_spf(m)) != NULL)
-			edit_add(res, MSGAUTH_EDIT_INSERT, "Received-SPF",
+		    (m->rspf_value = received_spf(m, &m->out_oom)) != NULL)
+			edit_add(m, MSGAUTH_EDIT_INSERT, "Received-SPF",
 			    m->rspf_value, 0);
 		if ((ar = authres_new(c->authserv_id)) != NULL) {
 			for (i = 0; i < m->nresults; i++)
@@ -1633,13 +1726,20 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 		}
 		if (m->ar_value != NULL)
 			edit_add(
-			    res, MSGAUTH_EDIT_INSERT, AR_NAME, m->ar_value, 0);
+			    m, MSGAUTH_EDIT_INSERT, AR_NAME, m->ar_value, 0);
 		else if (c->on_internal_error == CONF_TEMPFAIL)
 			reply_set(&res->reply, MSGAUTH_TEMPFAIL, "451", "4.3.0",
 			    "local error, try again later");
 	}
 	if (res->reply.verdict == MSGAUTH_QUARANTINE)
 		res->quarantine_reason = m->quarantine_reason;
+	/* Every edit and result recorded, or the message tempfails. */
+	if (m->out_oom)
+		eom_local_error(res);
+	else {
+		res->edit = m->edits;
+		res->nedits = m->nedits;
+	}
 	summary_build(m, res);
 	res->summary = buf_cstr(&m->summary);
 	msg_clear_work(m);

@@ -19,6 +19,13 @@
  * then insertions at the top), the verdict, and a one-line summary for the
  * log. Nothing here logs per message; the caller writes the summary.
  *
+ * Forged Authentication-Results fields (RFC 8601 5) are deleted on every
+ * path that can deliver, internal failures with on_internal_error =
+ * "accept" included; where that cannot be done (a header field that could
+ * not be stored, no memory for the edits), the message tempfails whatever
+ * the config says. Outbound mail that should be signed and cannot be
+ * tempfails unless dkim.sign.on_error is "accept".
+ *
  * The shared context (struct msgauth_ctx) is an immutable, refcounted
  * snapshot of a config plus its resolver; a message keeps the context it
  * started with (MAIL FROM) until its end, so a reload never changes a
@@ -75,11 +82,12 @@ struct msgauth_edit {
 	size_t                 index;
 };
 
-#define MSGAUTH_MAX_EDITS 64
-
+/* The edits have no fixed limit: every forged Authentication-Results
+ * field is deleted, however many there are. An edit that cannot be
+ * recorded (OOM) makes the message tempfail. */
 struct msgauth_result {
 	struct msgauth_reply reply;
-	struct msgauth_edit  edit[MSGAUTH_MAX_EDITS];
+	struct msgauth_edit *edit; /* nedits of them, owned by the msgauth */
 	size_t               nedits;
 	const char          *quarantine_reason; /* with MSGAUTH_QUARANTINE */
 	const char *summary; /* "spf=pass smtp.mailfrom=... action=accept" */
