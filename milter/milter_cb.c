@@ -119,17 +119,15 @@ milter_cb_drain(void)
 	atomic_store(&cb_draining, true);
 }
 
-/* What an internal failure (OOM, no context) answers: tempfail unless the
- * administrator chose accept. */
+/* What an internal failure in the glue (OOM, no context, the MTA refusing
+ * a header change) answers: tempfail, whatever on_internal_error says.
+ * An accept here would deliver the message without the forged
+ * Authentication-Results fields removed; on_internal_error = "accept"
+ * applies inside msgauth_eom(), after the removal. */
 static sfsistat
 cb_internal_error(void)
 {
-	struct msgauth_ctx *ctx = milter_cb_get_ctx();
-	bool                accept = ctx != NULL &&
-		      msgauth_ctx_conf(ctx)->on_internal_error == CONF_ACCEPT;
-
-	msgauth_ctx_unref(ctx);
-	return accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL;
+	return SMFIS_TEMPFAIL;
 }
 
 /* Hands an SMTP verdict to libmilter. smfi_setreply() reads the text as a
