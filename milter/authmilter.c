@@ -514,6 +514,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	(void)smfi_setmaxdatasize(MILTER_CB_MAX_DATA);
 	if (smfi_register(milter_cb_desc) != MI_SUCCESS ||
 	    smfi_setconn(conf->socket) != MI_SUCCESS ||
 	    smfi_settimeout(7200) != MI_SUCCESS ||

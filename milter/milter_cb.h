@@ -12,7 +12,19 @@
 
 #include <libmilter/mfapi.h>
 
+#include "hdr.h"
 #include "msgauth.h"
+
+/* The largest packet libmilter takes from the MTA (smfi_setmaxdatasize;
+ * its default of 65,535 bytes drops the connection, with no reply and no
+ * log line, on any longer header field: Postfix passes fields up to its
+ * header_size_limit, 100 KiB by default). A field goes in one packet, so
+ * this is four times HDR_MAX_BYTES: every field within our header limit
+ * reaches msgauth, and one past it by anything an MTA is plausibly set to
+ * pass gets the 552 reply and the log line. Body chunks are at most
+ * MILTER_CHUNK_SIZE (64 KiB) below it. libmilter allocates a packet at
+ * its declared size, so normal mail costs nothing more. */
+#define MILTER_CB_MAX_DATA (4 * (size_t)HDR_MAX_BYTES)
 
 /* The filter description to hand to smfi_register(). */
 extern struct smfiDesc milter_cb_desc;

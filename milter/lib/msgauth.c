@@ -128,6 +128,7 @@ struct msgauth {
 	struct dns_waiter  *waiter;
 	struct timespec     deadline;
 	struct timespec     eom_deadline; /* see eom_wait() */
+	char                hdr_overflow_at[120]; /* "X-Big, a field of N bytes" */
 	bool                hdr_oom; /* a field could not be stored: no edits */
 	struct spf_run      spf_mfrom, spf_helo;
 	struct dkim_verify *dv;
@@ -868,7 +869,13 @@ msgauth_header(struct msgauth *m, const char *name, const char *value,
 		m->hdr_oom = true;
 		return;
 	default:
+		/* Said in the reply and the summary: the MTA's log and ours
+		 * show which field of what size (the name is printable and
+		 * cut; reply_set sanitizes again). */
 		m->hdr_overflow = true;
+		snprintf(m->hdr_overflow_at, sizeof(m->hdr_overflow_at),
+		    "at %.64s, a field of %zu bytes", name,
+		    strlen(name) + 1 + strlen(value));
 		return;
 	}
 	f = hdr_list_get(m->hdrs, hdr_list_count(m->hdrs) - 1);
@@ -1677,8 +1684,8 @@ msgauth_eom(struct msgauth *m, struct msgauth_result *res)
 	if (m->hdr_overflow) {
 		/* Rejected: nothing is delivered, so nothing to remove. */
 		reply_set(&res->reply, MSGAUTH_REJECT, "552", "5.3.4",
-		    "Message header exceeds %d fields or %d bytes",
-		    HDR_MAX_FIELDS, HDR_MAX_BYTES);
+		    "Message header exceeds %d fields or %d bytes (%s)",
+		    HDR_MAX_FIELDS, HDR_MAX_BYTES, m->hdr_overflow_at);
 		summary_build(m, res);
 		res->summary = buf_cstr(&m->summary);
 		msg_clear_work(m);

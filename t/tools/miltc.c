@@ -93,8 +93,9 @@
 #include "milter_client.h"
 
 /* One input line of the header block, and one unfolded header field. */
-#define MILTC_MAX_LINE   (1024 * 1024)
-#define MILTC_MAX_HEADER (1024 * 1024)
+/* A header field of a few MiB: past authmilter's 1 MiB header limit. */
+#define MILTC_MAX_LINE   (4 * 1024 * 1024)
+#define MILTC_MAX_HEADER (4 * 1024 * 1024)
 #define MILTC_MAX_RCPT   1000
 #define MILTC_MAX_MACROS 1000
 #define MILTC_NO_LIMIT   ULLONG_MAX
