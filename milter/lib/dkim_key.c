@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
@@ -240,6 +242,44 @@ key_rsa(const unsigned char *der, size_t len)
 	return NULL;
 }
 
+/* RSA: the public exponent bounded (DKIM_KEY_MAX_RSA_E), odd and at
+ * least 3 (RFC 8017 3.1), and the cost of a verification (dkim_key.h):
+ * the modulus squared times the square-and-multiply steps of e (bits - 1
+ * squarings, one multiplication per further set bit), over RSA-1024's
+ * with 65537 (17 steps). Returns NULL with key->cost set, or the reason
+ * for the key error. */
+static const char *
+key_rsa_e(struct dkim_key *key)
+{
+	BIGNUM     *e = NULL, *max = NULL;
+	const char *why = NULL;
+	uint64_t    steps, cost;
+	int         i, nbits;
+
+	if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+		return "bad key data";
+	if (BN_dec2bn(&max, DKIM_KEY_MAX_RSA_E) == 0)
+		why = "out of memory";
+	else if (BN_cmp(e, max) > 0)
+		why = "key exponent too large";
+	else if (!BN_is_odd(e) || BN_num_bits(e) < 2)
+		why = "bad key exponent";
+	if (why == NULL) {
+		nbits = BN_num_bits(e);
+		steps = (uint64_t)nbits - 1;
+		for (i = 0; i < nbits - 1; i++)
+			if (BN_is_bit_set(e, i))
+				steps++;
+		cost = ((uint64_t)key->bits * key->bits * steps +
+			   1024u * 1024u * 17u - 1) /
+		       (1024u * 1024u * 17u);
+		key->cost = cost > 0 ? (unsigned int)cost : 1;
+	}
+	BN_free(max);
+	BN_free(e);
+	return why;
+}
+
 int
 dkim_key_parse(
     const char *p, size_t n, struct dkim_key *key, const char **reason_r)
@@ -328,6 +368,10 @@ dkim_key_parse(
 		reason = "key too large";
 		goto bad;
 	}
+	if (key->type == DKIM_KEY_ED25519)
+		key->cost = DKIM_KEY_COST_ED25519;
+	else if ((reason = key_rsa_e(key)) != NULL)
+		goto bad;
 	if (!cached)
 		key_cache_put(key->type, der, derlen, key->pkey);
 	free(der);

@@ -63,6 +63,8 @@ struct dkim_verify {
 	struct dkim_sig         **sig; /* each allocated: results point in */
 	size_t                    nsig, capsig;
 	size_t                    ignored;
+	unsigned long             cost; /* spent of p.max_cost */
+	size_t                    over_budget;
 	struct dkim_bodyhash     *bodies;
 	size_t                    nbodies;
 	bool                      eoh, eom;
@@ -101,6 +103,8 @@ dkim_verify_new(struct dns *dns, const struct dkim_verify_params *params)
 		v->p.max_signatures = DKIM_VERIFY_MAX_SIGS;
 	if (v->p.min_rsa_bits == 0)
 		v->p.min_rsa_bits = DKIM_VERIFY_MIN_RSA_BITS;
+	if (v->p.max_cost == 0)
+		v->p.max_cost = v->p.max_signatures * DKIM_VERIFY_COST_SIG;
 	if (v->p.now == 0)
 		v->p.now = time(NULL);
 	v->dns = dns;
@@ -701,6 +705,14 @@ sig_verify(
 		sig_done(s, DKIM_FAIL, "body hash mismatch");
 		goto out;
 	}
+	/* The public-key operation is the expensive step: it is paid for
+	 * from the message's budget, in header order. */
+	if (key.cost > v->p.max_cost - v->cost) {
+		sig_done(s, DKIM_POLICY, "verification budget exceeded");
+		v->over_budget++;
+		goto out;
+	}
+	v->cost += key.cost;
 	buf_init(&data, DKIM_HDATA_MAX);
 	if (sig_header_data(s, hdrs, &data) < 0)
 		r = -1;
@@ -774,6 +786,12 @@ size_t
 dkim_verify_ignored(const struct dkim_verify *v)
 {
 	return v->ignored;
+}
+
+size_t
+dkim_verify_over_budget(const struct dkim_verify *v)
+{
+	return v->over_budget;
 }
 
 size_t

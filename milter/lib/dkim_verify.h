@@ -29,7 +29,17 @@
  *
  * Limits: params.max_signatures signatures per message (default
  * DKIM_VERIFY_MAX_SIGS; more are ignored and counted), DKIM_VERIFY_MAX_H
- * names in h=. Choices where RFC 6376 leaves room: x= in the past and t=
+ * names in h=, and a budget of public-key work per message (params.
+ * max_cost, in dkim_key.h's units; by default max_signatures times
+ * DKIM_VERIFY_COST_SIG), so that max_signatures cannot multiply an
+ * expensive key: a signature whose verification would pass the budget is
+ * not verified but "policy" with reason "verification budget exceeded",
+ * and counted (dkim_verify_over_budget). Policy, not temperror: the same
+ * message would be over the budget again, so a retry cannot help (RFC
+ * 8601 2.7.1: "some aspect of the signature ... was not acceptable to the
+ * ADMD"; RFC 8301 3.2 obliges verifiers only up to RSA-4096).
+ *
+ * Choices where RFC 6376 leaves room: x= in the past and t=
  * in the future (beyond DKIM_VERIFY_CLOCK_SKEW seconds) are permerror;
  * l= larger than the canonical body is permerror; of several TXT records
  * at the key name (3.6.2.2 leaves this to the verifier) the first that
@@ -57,9 +67,14 @@
 /* h= entries. Signers list a dozen or two names, with oversigning
  * perhaps twice that; 256 bounds the header-selection work. */
 #define DKIM_VERIFY_MAX_H 256
+/* What each signature of max_signatures may spend: one RSA-4096 (e =
+ * 65537) or Ed25519 verification, the most RFC 8301 3.2 asks for. Larger
+ * keys and exponents take the room of several. */
+#define DKIM_VERIFY_COST_SIG 16
 
 struct dkim_verify_params {
 	unsigned int max_signatures; /* 0: DKIM_VERIFY_MAX_SIGS */
+	unsigned int max_cost;       /* 0: max_signatures * COST_SIG */
 	unsigned int min_rsa_bits;   /* 0: DKIM_VERIFY_MIN_RSA_BITS */
 	bool         accept_sha1;    /* rsa-sha1 may pass (RFC 8301: no) */
 	bool         ignore_l;       /* l= short of the body: policy */
@@ -129,6 +144,9 @@ const struct dkim_result *dkim_verify_result(
     const struct dkim_verify *, size_t i);
 /* DKIM-Signature fields ignored past params.max_signatures. */
 size_t dkim_verify_ignored(const struct dkim_verify *);
+/* Signatures not verified because the budget (params.max_cost) was
+ * spent; each has result policy. */
+size_t dkim_verify_over_budget(const struct dkim_verify *);
 /* Tests and the benchmark: body streams in use (shared by signatures with
  * the same body canonicalization, hash and l=). */
 size_t dkim_verify_body_streams(const struct dkim_verify *);

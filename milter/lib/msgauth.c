@@ -1543,6 +1543,10 @@ summary_build(struct msgauth *m, const struct msgauth_result *res)
 		buf_printf(&m->summary, "dkim_ignored=%zu ", m->dkim_ignored);
 	if (m->dkim_unlisted > 0)
 		buf_printf(&m->summary, "dkim_unlisted=%zu ", m->dkim_unlisted);
+	/* Each also has dkim=policy (verification budget exceeded). */
+	if (m->dv != NULL && dkim_verify_over_budget(m->dv) > 0)
+		buf_printf(&m->summary, "dkim_over_budget=%zu ",
+		    dkim_verify_over_budget(m->dv));
 	if (m->results_dropped > 0)
 		buf_printf(
 		    &m->summary, "results_dropped=%zu ", m->results_dropped);

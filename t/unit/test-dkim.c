@@ -16,7 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "buf.h"
@@ -1403,6 +1407,253 @@ test_verify_cases(EVP_PKEY *rsa1024, EVP_PKEY *ed, EVP_PKEY *rsa512)
 	msg_free(&m);
 }
 
+/* ------------------------------------------------------------------ */
+/* Key bounds: the RSA exponent, the verification budget.              */
+
+/* A BIGNUM from decimal text, or 2^bits + 1 when text is NULL. */
+static BIGNUM *
+bn(const char *text, int bits)
+{
+	BIGNUM *b = NULL;
+
+	if (text != NULL)
+		BN_dec2bn(&b, text);
+	else if ((b = BN_new()) != NULL) {
+		BN_set_bit(b, bits);
+		BN_add_word(b, 1);
+	}
+	return b;
+}
+
+/* The key record of base's modulus with the public exponent e. */
+static char *
+record_with_e(EVP_PKEY *base, BIGNUM *e)
+{
+	BIGNUM         *n = NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM     *prm = NULL;
+	EVP_PKEY_CTX   *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY       *pk = NULL;
+	char           *rec = NULL;
+
+	if (bld != NULL && ctx != NULL &&
+	    EVP_PKEY_get_bn_param(base, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) == 1 &&
+	    (prm = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+	    EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, prm) == 1)
+		rec = pub_record(pk, "v=DKIM1; k=rsa; p=");
+	EVP_PKEY_free(pk);
+	OSSL_PARAM_free(prm);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	BN_free(n);
+	return rec;
+}
+
+/* An RSA key pair of bits bits with the public exponent e. */
+static EVP_PKEY *
+rsa_keygen_e(unsigned int bits, BIGNUM *e)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY     *pk = NULL;
+
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) != 1 ||
+	    EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) != 1 ||
+	    EVP_PKEY_generate(ctx, &pk) != 1)
+		pk = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return pk;
+}
+
+static void
+test_exponent(EVP_PKEY *rsa2048)
+{
+	static const struct {
+		const char  *name;
+		const char  *e;    /* decimal; NULL: 2^bits + 1 */
+		int          bits; /* e NULL */
+		const char  *reason;
+		unsigned int cost; /* reason NULL */
+	} rows[] = {
+	    {"exponent: 65537", "65537", 0, NULL, 4},
+	    {"exponent: 3", "3", 0, NULL, 1},
+	    {"exponent: 2^64 + 1, the largest taken", NULL, 64, NULL, 16},
+	    {"exponent: 2^64 + 3 is too large", "18446744073709551619", 0,
+		"key exponent too large", 0},
+	    {"exponent: 2^2000 + 1 is too large", NULL, 2000,
+		"key exponent too large", 0},
+	    {"exponent: 1", "1", 0, "bad key exponent", 0},
+	    {"exponent: even", "65538", 0, "bad key exponent", 0},
+	};
+	struct dkim_key key;
+	const char     *why;
+	size_t          i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		BIGNUM *e = bn(rows[i].e, rows[i].bits);
+		char   *rec = e != NULL ? record_with_e(rsa2048, e) : NULL;
+
+		t_case(rows[i].name);
+		if (!t_assert(rec != NULL)) {
+			BN_free(e);
+			continue;
+		}
+		why = NULL;
+		if (rows[i].reason == NULL) {
+			t_assert_int_eq(
+			    dkim_key_parse(rec, strlen(rec), &key, &why), 0);
+			t_assert_int_eq(key.cost, rows[i].cost);
+			dkim_key_clear(&key);
+		} else {
+			t_assert_int_eq(
+			    dkim_key_parse(rec, strlen(rec), &key, &why), -1);
+			t_assert_str_eq(why, rows[i].reason);
+		}
+		free(rec);
+		BN_free(e);
+	}
+
+	t_case("exponent: the key costs of RSA-1024, RSA-4096 and Ed25519");
+	{
+		static const unsigned int bits[] = {1024, 4096};
+		EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		char     *rec;
+
+		for (i = 0; i < 2; i++) {
+			EVP_PKEY *pk = EVP_PKEY_Q_keygen(
+			    NULL, NULL, "RSA", (size_t)bits[i]);
+
+			rec = pub_record(pk, "p=");
+			t_assert_int_eq(
+			    dkim_key_parse(rec, strlen(rec), &key, &why), 0);
+			t_assert_int_eq(key.cost, i == 0 ? 1 : 16);
+			dkim_key_clear(&key);
+			free(rec);
+			EVP_PKEY_free(pk);
+		}
+		rec = pub_record(ed, "k=ed25519; p=");
+		t_assert_int_eq(
+		    dkim_key_parse(rec, strlen(rec), &key, &why), 0);
+		t_assert_int_eq(key.cost, DKIM_KEY_COST_ED25519);
+		dkim_key_clear(&key);
+		free(rec);
+		EVP_PKEY_free(ed);
+	}
+}
+
+/* n signatures by key (selector sel) on test_msg, the last made on top. */
+static void
+sign_n(struct msg *out, const struct dkim_sign_key *key, size_t n)
+{
+	struct msg cur, next;
+	size_t     i;
+
+	msg_text(&cur, test_msg);
+	for (i = 0; i < n; i++) {
+		sign_msg(&next, &cur, key, 1, DKIM_CANON_RELAXED,
+		    DKIM_CANON_RELAXED, 0);
+		msg_free(&cur);
+		cur = next;
+	}
+	*out = cur;
+}
+
+static void
+test_budget(EVP_PKEY *rsa2048)
+{
+	BIGNUM              *e = bn(NULL, 64);
+	EVP_PKEY            *big = e ? rsa_keygen_e(3072, e) : NULL;
+	struct dkim_sign_key k2048 = {
+	    "example.com", "r2048", DKIM_ALG_RSA_SHA256, rsa2048};
+	struct dkim_sign_key kbig = {
+	    "example.com", "big", DKIM_ALG_RSA_SHA256, big};
+	struct dkim_verify_params p = {.now = 1700000100, .max_signatures = 10};
+	struct dkim_verify       *v;
+	struct msg                m;
+	char                     *rec;
+	size_t                    i, pass, policy;
+
+	t_case("budget: RSA-3072 with e = 2^64 + 1 generated");
+	if (!t_assert(big != NULL)) {
+		BN_free(e);
+		return;
+	}
+	tkey_clear();
+	rec = pub_record(rsa2048, "v=DKIM1; p=");
+	tkey_add("r2048._domainkey.example.com", DNS_OK, rec, NULL);
+	free(rec);
+	rec = pub_record(big, "v=DKIM1; p=");
+	tkey_add("big._domainkey.example.com", DNS_OK, rec, NULL);
+	free(rec);
+
+	/* 10 x 4 units of the 160 that max_signatures = 10 allows. */
+	t_case("budget: 10 RSA-2048 signatures all verified");
+	sign_n(&m, &k2048, 10);
+	v = verify(&m, &p, 0, NULL);
+	t_assert_int_eq(dkim_verify_count(v), 10);
+	for (i = pass = 0; i < dkim_verify_count(v); i++)
+		pass += dkim_verify_result(v, i)->status == DKIM_PASS;
+	t_assert_int_eq(pass, 10);
+	t_assert_int_eq(dkim_verify_over_budget(v), 0);
+	dkim_verify_free(v);
+	msg_free(&m);
+
+	/* ceil(9 * 65 / 17) = 35 units each: 4 fit in 160, 6 do not. */
+	t_case("budget: 10 signatures by an expensive key: 4 verified, 6 "
+	       "policy");
+	sign_n(&m, &kbig, 10);
+	v = verify(&m, &p, 0, NULL);
+	t_assert_int_eq(dkim_verify_count(v), 10);
+	for (i = pass = policy = 0; i < dkim_verify_count(v); i++) {
+		const struct dkim_result *r = dkim_verify_result(v, i);
+
+		if (r->status == DKIM_PASS && i < 4)
+			pass++;
+		if (r->status == DKIM_POLICY && i >= 4 &&
+		    strcmp(r->reason, "verification budget exceeded") == 0)
+			policy++;
+	}
+	t_assert_int_eq(pass, 4);
+	t_assert_int_eq(policy, 6);
+	t_assert_int_eq(dkim_verify_over_budget(v), 6);
+	dkim_verify_free(v);
+
+	t_case("budget: params.max_cost raises it");
+	p.max_cost = 350;
+	v = verify(&m, &p, 0, NULL);
+	for (i = pass = 0; i < dkim_verify_count(v); i++)
+		pass += dkim_verify_result(v, i)->status == DKIM_PASS;
+	t_assert_int_eq(pass, 10);
+	t_assert_int_eq(dkim_verify_over_budget(v), 0);
+	dkim_verify_free(v);
+	msg_free(&m);
+
+	/* The key record of the signer's modulus with a 2001-bit exponent:
+	 * a key error before any verification, not a failed one. */
+	t_case("budget: a 2001-bit exponent is permerror, not fail");
+	BN_free(e);
+	e = bn(NULL, 2000);
+	rec = record_with_e(rsa2048, e);
+	tkey_clear();
+	tkey_add("r2048._domainkey.example.com", DNS_OK, rec, NULL);
+	free(rec);
+	sign_n(&m, &k2048, 1);
+	{
+		const struct dkim_result *r = verify1(&m, &p, &v);
+
+		t_assert_str_eq(dkim_status_str(r->status), "permerror");
+		t_assert_str_eq(r->reason, "key exponent too large");
+	}
+	dkim_verify_free(v);
+	msg_free(&m);
+	tkey_clear();
+	EVP_PKEY_free(big);
+	BN_free(e);
+}
+
 static void
 test_rfc8463(struct dns *dns)
 {
@@ -1653,6 +1904,8 @@ main(int argc, char **argv)
 	test_roundtrip(rsa1024, rsa2048, ed);
 	test_verify_cases(rsa1024, ed, rsa512);
 	test_verify_instances(rsa1024);
+	test_exponent(rsa2048);
+	test_budget(rsa2048);
 	test_rfc8463(NULL);
 	if (argc > 1)
 		test_dns(argv[1]);
