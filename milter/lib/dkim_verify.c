@@ -103,8 +103,13 @@ dkim_verify_new(struct dns *dns, const struct dkim_verify_params *params)
 		v->p.max_signatures = DKIM_VERIFY_MAX_SIGS;
 	if (v->p.min_rsa_bits == 0)
 		v->p.min_rsa_bits = DKIM_VERIFY_MIN_RSA_BITS;
+	/* At least DKIM_VERIFY_MIN_COST_SIGS signatures' worth: one of the
+	 * costliest keys taken (RSA-8192, 64) is always verified. */
 	if (v->p.max_cost == 0)
-		v->p.max_cost = v->p.max_signatures * DKIM_VERIFY_COST_SIG;
+		v->p.max_cost = (v->p.max_signatures > DKIM_VERIFY_MIN_COST_SIGS
+					? v->p.max_signatures
+					: DKIM_VERIFY_MIN_COST_SIGS) *
+				DKIM_VERIFY_COST_SIG;
 	if (v->p.now == 0)
 		v->p.now = time(NULL);
 	v->dns = dns;

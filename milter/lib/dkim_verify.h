@@ -30,8 +30,9 @@
  * Limits: params.max_signatures signatures per message (default
  * DKIM_VERIFY_MAX_SIGS; more are ignored and counted), DKIM_VERIFY_MAX_H
  * names in h=, and a budget of public-key work per message (params.
- * max_cost, in dkim_key.h's units; by default max_signatures times
- * DKIM_VERIFY_COST_SIG), so that max_signatures cannot multiply an
+ * max_cost, in dkim_key.h's units; by default max_signatures, at least
+ * DKIM_VERIFY_MIN_COST_SIGS, times DKIM_VERIFY_COST_SIG), so that
+ * max_signatures cannot multiply an
  * expensive key: a signature whose verification would pass the budget is
  * not verified but "policy" with reason "verification budget exceeded",
  * and counted (dkim_verify_over_budget). Policy, not temperror: the same
@@ -71,10 +72,13 @@
  * 65537) or Ed25519 verification, the most RFC 8301 3.2 asks for. Larger
  * keys and exponents take the room of several. */
 #define DKIM_VERIFY_COST_SIG 16
+/* The budget covers at least this many: one RSA-8192 signature (4 x 16),
+ * the largest key taken, is verified even with max_signatures = 1. */
+#define DKIM_VERIFY_MIN_COST_SIGS 4
 
 struct dkim_verify_params {
 	unsigned int max_signatures; /* 0: DKIM_VERIFY_MAX_SIGS */
-	unsigned int max_cost;       /* 0: max_signatures * COST_SIG */
+	unsigned int max_cost;       /* 0: the default budget (above) */
 	unsigned int min_rsa_bits;   /* 0: DKIM_VERIFY_MIN_RSA_BITS */
 	bool         accept_sha1;    /* rsa-sha1 may pass (RFC 8301: no) */
 	bool         ignore_l;       /* l= short of the body: policy */

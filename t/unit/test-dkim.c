@@ -1621,6 +1621,19 @@ test_budget(EVP_PKEY *rsa2048)
 	t_assert_int_eq(dkim_verify_over_budget(v), 6);
 	dkim_verify_free(v);
 
+	t_case("budget: with max_signatures = 1, one expensive key still "
+	       "verified");
+	{
+		struct dkim_verify_params p1 = {
+		    .now = 1700000100, .max_signatures = 1};
+
+		v = verify(&m, &p1, 0, NULL);
+		t_assert_int_eq(dkim_verify_result(v, 0)->status, DKIM_PASS);
+		t_assert_int_eq(dkim_verify_over_budget(v), 0);
+		t_assert_int_eq(dkim_verify_ignored(v), 9);
+		dkim_verify_free(v);
+	}
+
 	t_case("budget: params.max_cost raises it");
 	p.max_cost = 350;
 	v = verify(&m, &p, 0, NULL);
