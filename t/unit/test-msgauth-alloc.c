@@ -10,8 +10,12 @@
  *   without dkim-sign=error in the summary): each run either tempfails or
  *   rejects, or carries every deletion and the signature.
  *
+ * - Signatures past the verification budget are counted in the summary
+ *   (dkim_over_budget=N) and in the A-R field as dkim=policy.
+ *
  * DNS: a libunbound config whose only zone, "test.", is static: every
- * lookup is answered NXDOMAIN at once, without a server.
+ * lookup is answered NXDOMAIN at once, without a server, but for the
+ * local-data of the budget case's key.
  */
 #include "config.h"
 
@@ -23,7 +27,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "buf.h"
 #include "conf.h"
+#include "dkim_key.h"
 #include "msgauth.h"
 #include "test.h"
 
@@ -117,6 +129,56 @@ copy_key(const char *srcdir)
 	key[n] = '\0';
 	fclose(f);
 	write_file("s1.key", key);
+}
+
+/* An RSA-3072 key with e = 2^64 + 1 (35 cost units a verification):
+ * written to DIR/big.key; its key record, as unbound.conf local-data for
+ * s1 and s2._domainkey.example.test (strings of at most 255 octets), is
+ * appended to out. */
+static bool
+big_key(struct buf *out)
+{
+	EVP_PKEY_CTX  *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY      *pk = NULL;
+	BIGNUM        *e = BN_new();
+	unsigned char *der = NULL;
+	struct buf     rec;
+	char           path[128];
+	FILE          *f;
+	int            n, sel;
+	size_t         i;
+
+	if (e == NULL || BN_set_bit(e, 64) != 1 || BN_add_word(e, 1) != 1 ||
+	    ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 3072) != 1 ||
+	    EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) != 1 ||
+	    EVP_PKEY_generate(ctx, &pk) != 1)
+		return false;
+	snprintf(path, sizeof(path), "%s/big.key", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return false;
+	PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	chmod(path, 0600);
+	buf_init(&rec, 0);
+	buf_append_str(&rec, "v=DKIM1; k=rsa; p=");
+	n = i2d_PUBKEY(pk, &der);
+	dkim_base64_encode(der, (size_t)n, &rec);
+	for (sel = 1; sel <= 2; sel++) {
+		buf_printf(out,
+		    "\tlocal-data: 's%d._domainkey.example.test. TXT", sel);
+		for (i = 0; i < rec.len; i += 250)
+			buf_printf(out, " \"%.*s\"",
+			    (int)(rec.len - i < 250 ? rec.len - i : 250),
+			    rec.data + i);
+		buf_append_str(out, "'\n");
+	}
+	buf_free(&rec);
+	OPENSSL_free(der);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	BN_free(e);
+	return true;
 }
 
 static struct msgauth_ctx *
@@ -219,6 +281,61 @@ static bool
 refused(enum msgauth_verdict v)
 {
 	return v == MSGAUTH_TEMPFAIL || v == MSGAUTH_REJECT;
+}
+
+/* The budget case: a message signed twice (s1, s2) by the RSA-3072 key
+ * with e = 2^64 + 1, through the signer, then checked with
+ * dkim.max_signatures = 2: a budget of 64 units pays for one (35). */
+static void
+test_budget(struct msgauth_ctx *sign, struct msgauth_ctx *verify)
+{
+	static const char *const hdr[][2] = {{"From", " a@example.test"},
+	    {"To", " b@mx.test"}, {"Subject", " budget"},
+	    {"Date", " Sun, 22 Nov 2026 08:00:00 +0000"}};
+	struct msgauth          *m = msgauth_new();
+	struct msgauth_reply     r;
+	struct msgauth_result    res;
+	char                    *sig[2] = {NULL, NULL};
+	size_t                   i, nsig = 0;
+
+	t_case("budget: dkim_over_budget counted in the summary");
+	msgauth_connect(m, "localhost", "127.0.0.1");
+	msgauth_helo(m, "localhost");
+	msgauth_mailfrom(m, sign, "<a@example.test>", NULL, &r);
+	for (i = 0; i < 4; i++)
+		msgauth_header(m, hdr[i][0], hdr[i][1], &r);
+	msgauth_eoh(m, &r);
+	msgauth_body(m, body, sizeof(body) - 1, &r);
+	msgauth_eom(m, &res);
+	for (i = 0; i < res.nedits && nsig < 2; i++)
+		if (res.edit[i].type == MSGAUTH_EDIT_INSERT &&
+		    strcmp(res.edit[i].name, "DKIM-Signature") == 0)
+			sig[nsig++] = strdup(res.edit[i].value);
+	t_assert_int_eq(nsig, 2);
+
+	msgauth_connect(m, "client.test", "192.0.2.66");
+	msgauth_helo(m, "client.test");
+	msgauth_mailfrom(m, verify, "<a@example.test>", NULL, &r);
+	/* Inserted at the top one after the other: the last edit's field
+	 * ends up first. */
+	for (i = nsig; i > 0; i--)
+		msgauth_header(m, "DKIM-Signature", sig[i - 1], &r);
+	for (i = 0; i < 4; i++)
+		msgauth_header(m, hdr[i][0], hdr[i][1], &r);
+	msgauth_eoh(m, &r);
+	msgauth_body(m, body, sizeof(body) - 1, &r);
+	msgauth_eom(m, &res);
+	if (!t_assert(strstr(res.summary, " dkim_over_budget=1 ") != NULL))
+		printf("  summary: %s\n", res.summary);
+	t_assert(strstr(res.summary, "dkim=pass header.d=example.test "
+				     "header.s=s2 ") != NULL ||
+		 strstr(res.summary, "dkim=pass header.d=example.test "
+				     "header.s=s1 ") != NULL);
+	t_assert(
+	    strstr(res.summary, "dkim=policy header.d=example.test") != NULL);
+	for (i = 0; i < nsig; i++)
+		free(sig[i]);
+	msgauth_free(m);
 }
 
 /* --- the cases --- */
@@ -345,7 +462,19 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	write_file("unbound.conf", "server:\n\tlocal-zone: \"test.\" static\n");
+	{
+		struct buf ub;
+
+		buf_init(&ub, 0);
+		buf_append_str(
+		    &ub, "server:\n\tlocal-zone: \"test.\" static\n");
+		if (!big_key(&ub)) {
+			printf("cannot make the RSA-3072 key\n");
+			return 1;
+		}
+		write_file("unbound.conf", buf_cstr(&ub));
+		buf_free(&ub);
+	}
 	copy_key(srcdir);
 	snprintf(conf, sizeof(conf),
 	    "authserv_id = \"mx.test\";\n"
@@ -361,6 +490,36 @@ main(void)
 
 	test_forged(in);
 	test_sweeps(in, out, out_accept);
+	{
+		char                big[2048], chk[1024];
+		struct msgauth_ctx *bsign, *bverify;
+
+		snprintf(big, sizeof(big),
+		    "authserv_id = \"mx.test\";\n"
+		    "trusted_networks = [\"127.0.0.0/8\"];\n"
+		    "dns: { unbound_conf = \"%s/unbound.conf\"; };\n"
+		    "dkim: { sign: {\n"
+		    "\tkeys = ( { name = \"k1\"; domain = \"example.test\"; "
+		    "selector = \"s1\"; algorithm = \"rsa-sha256\"; "
+		    "file = \"%s/big.key\"; },\n"
+		    "\t\t{ name = \"k2\"; domain = \"example.test\"; "
+		    "selector = \"s2\"; algorithm = \"rsa-sha256\"; "
+		    "file = \"%s/big.key\"; } );\n"
+		    "\ttable = ( { from = \"*@example.test\"; "
+		    "keys = [\"k1\", \"k2\"]; } );\n"
+		    "}; };\n",
+		    dir, dir, dir);
+		bsign = make_ctx(big);
+		snprintf(chk, sizeof(chk),
+		    "authserv_id = \"mx.test\";\n"
+		    "dns: { unbound_conf = \"%s/unbound.conf\"; };\n"
+		    "dkim: { max_signatures = 2; };\n",
+		    dir);
+		bverify = make_ctx(chk);
+		test_budget(bsign, bverify);
+		msgauth_ctx_unref(bsign);
+		msgauth_ctx_unref(bverify);
+	}
 
 	msgauth_ctx_unref(in);
 	msgauth_ctx_unref(out);
