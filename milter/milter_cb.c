@@ -238,11 +238,11 @@ cb_envfrom(SMFICTX *smfi, char **argv)
 		    "Service shutting down, try again later");
 		return SMFIS_TEMPFAIL;
 	}
-	ctx = milter_cb_get_ctx();
-	if (m == NULL || ctx == NULL) {
-		msgauth_ctx_unref(ctx);
+	/* Our reference is never the last one here: msgauth_mailfrom()
+	 * takes its own before we drop ours, so the resolver of an old
+	 * configuration is never freed (a thread join) in this callback. */
+	if (m == NULL || (ctx = milter_cb_get_ctx()) == NULL)
 		return cb_internal_error();
-	}
 	msgauth_mailfrom(m, ctx, argv[0] ? argv[0] : "<>",
 	    smfi_getsymval(smfi, "{auth_authen}"), &r);
 	msgauth_ctx_unref(ctx);

@@ -125,12 +125,12 @@ struct msgauth {
 	bool             hdr_overflow;
 	/* Every lookup of the message is attached to waiter; deadline is
 	 * MAIL FROM + message_timeout (CLOCK_MONOTONIC). */
-	struct dns_waiter  *waiter;
-	struct timespec     deadline;
-	struct timespec     eom_deadline; /* see eom_wait() */
-	char                hdr_overflow_at[120]; /* "X-Big, a field of N bytes" */
-	bool                hdr_oom; /* a field could not be stored: no edits */
-	struct spf_run      spf_mfrom, spf_helo;
+	struct dns_waiter *waiter;
+	struct timespec    deadline;
+	struct timespec    eom_deadline;     /* see eom_wait() */
+	char           hdr_overflow_at[120]; /* "X-Big, a field of N bytes" */
+	bool           hdr_oom; /* a field could not be stored: no edits */
+	struct spf_run spf_mfrom, spf_helo;
 	struct dkim_verify *dv;
 	struct dkim_sign   *ds;
 	/* The signer reads its params and keys until it is freed. */
