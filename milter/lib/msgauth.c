@@ -1533,11 +1533,18 @@ summary_build(struct msgauth *m, const struct msgauth_result *res)
 		const struct result *r = &m->results[i];
 
 		buf_printf(&m->summary, "%s=%s ", r->method, r->result);
-		for (j = 0; j < r->nprops; j++)
+		for (j = 0; j < r->nprops; j++) {
+			char *sp;
+
+			/* Spaces separate the line's fields (a contract,
+			 * authmilter(8)); an i= local-part may hold one. */
+			str_printable(v, sizeof(v), r->prop[j].value,
+			    strlen(r->prop[j].value));
+			while ((sp = strchr(v, ' ')) != NULL)
+				*sp = '?';
 			buf_printf(&m->summary, "%s.%s=%s ", r->prop[j].ptype,
-			    r->prop[j].property,
-			    str_printable(v, sizeof(v), r->prop[j].value,
-				strlen(r->prop[j].value)));
+			    r->prop[j].property, v);
+		}
 	}
 	if (m->dkim_ignored > 0)
 		buf_printf(&m->summary, "dkim_ignored=%zu ", m->dkim_ignored);
@@ -1652,6 +1659,14 @@ eom_sign(struct msgauth *m, struct msgauth_result *res)
 		*q = '\0';
 		m->sig_values[m->nsig_values++] = v;
 	}
+	/* The log line names each signature (dkim_sign signs with every key,
+	 * in order, or fails): an administrator rotating keys sees which one
+	 * signed without opening the mail. */
+	for (i = 0; i < n; i++)
+		result_add(m, "dkim-sign", "signed", NULL, "header", "d",
+		    m->sign_keys[i].domain, "header", "s",
+		    m->sign_keys[i].selector, "header", "a",
+		    dkim_alg_str(m->sign_keys[i].alg), NULL);
 	/* Inserted at the top one after the other, so the last goes first:
 	 * insert in reverse to keep the signing order. */
 	for (i = m->nsig_values; i > 0; i--)

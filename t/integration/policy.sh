@@ -108,6 +108,8 @@ out=$(miltc_run --ip 127.0.0.1 --helo localhost --mail-from alice@bank.test < "$
 t_eq "trusted network: two signatures inserted at the top" \
     "$(printf '%s\n' "$out" | grep -c '^insheader 0 DKIM-Signature: v=1; a=\(rsa\|ed25519\)-sha256;')" 2
 t_eq "trusted network: no A-R" "$(printf '%s\n' "$out" | grep -c 'Authentication-Results')" 0
+t_eq "trusted network: the log line names each signature" \
+    "$(grep -c ': dkim-sign=signed header.d=bank.test header.s=s1 header.a=rsa-sha256 dkim-sign=signed header.d=bank.test header.s=e1 header.a=ed25519-sha256 outbound signatures=2 action=accept$' "$T_TMP/am.log")" 1
 out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test \
     --macro 'mail:{auth_authen}=alice' < "$data/signed.src")
 t_eq "SMTP AUTH: signed" "$(printf '%s\n' "$out" | grep -c '^insheader 0 DKIM-Signature:')" 2
