@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1001,6 +1002,19 @@ dns_queries_started(const struct dns *d)
 	return atomic_load(&d->started);
 }
 
+int
+dns_ub_option(const struct dns *d, const char *opt, char *buf, size_t size)
+{
+	char *v = NULL;
+	int   r;
+
+	if ((r = ub_ctx_get_option(d->ctx, opt, &v)) != 0 || v == NULL)
+		return -1;
+	r = str_lcpy(buf, v, size) < size ? 0 : -1;
+	free(v);
+	return r;
+}
+
 unsigned long
 dns_cache_hits(const struct dns *d)
 {
@@ -1099,6 +1113,66 @@ file_readable(const char *what, const char *path, struct am_err *err)
 	return 0;
 }
 
+/*
+ * Our defaults for libunbound's resources, set before the admin's
+ * unbound_conf (or resolv.conf) is read, so that any of these the file sets
+ * wins: ub_ctx_config() parses the file over the settings already made.
+ *
+ * Why. A query we give up on at our deadline is cancelled with ub_cancel(),
+ * but in libunbound that only drops the callback: its worker keeps
+ * resolving the name for its cache (libworker.c handle_cancel() and
+ * ub_cancel() set q->cancelled, nothing more), with one outgoing port per
+ * query in flight, retrying with backoff for ~17 s or more. Measured with
+ * t/integration/dnsflood.sh: a stream of messages from names that are never
+ * answered, 8 at a time, sent ~45 upstream queries per lookup we had given
+ * up on, and libunbound's own defaults then stopped all DNS:
+ *
+ * - outgoing-range (ports, one socket each) is 16 in libunbound (4096 in
+ *   the unbound daemon). The abandoned queries held all 16; every other
+ *   query waited in libunbound's queue for a port, so after ~10 s not one
+ *   query for a working domain reached the server and every message
+ *   tempfailed at exactly dns.timeout. We allow DNS_UB_PORTS, within a
+ *   quarter of the open-file limit (the rest is for milter connections).
+ * - The infra cache keeps one timeout state per server and zone, so
+ *   timeouts for some names on a forwarder back off that forwarder for all
+ *   names, up to infra-cache-max-rtt (120 s) per try, and past 12 s
+ *   (PROBE_MAXRTO, fixed) it gets one probe query at a time; by default a
+ *   server whose probe failed is not probed again until its entry expires
+ *   (infra-host-ttl, 900 s). infra-keep-probing lets the next query probe
+ *   once the probe delay (the timeout plus 2 s) is over, and a cap of
+ *   12 s on the timeout (the lowest that keeps probing working: below
+ *   PROBE_MAXRTO a server at the cap is simply down until its entry
+ *   expires) makes that delay 14 s, not 122 s, so the resolver recovers by
+ *   itself soon after a flood. A server slower than 12 s is useless to a
+ *   milter anyway.
+ *
+ * num-queries-per-thread does not bound libunbound's callback queries
+ * (mesh_new_callback: "there are no limits on the number of callbacks"),
+ * so it is left alone.
+ */
+#define DNS_UB_PORTS     1024
+#define DNS_UB_MIN_PORTS 16
+static int
+ctx_defaults(struct ub_ctx *ctx, struct am_err *err)
+{
+	struct rlimit rl;
+	rlim_t        ports = DNS_UB_PORTS;
+	char          text[16];
+	int           r;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < ports)
+		ports = rl.rlim_cur / 4;
+	if (ports < DNS_UB_MIN_PORTS)
+		ports = DNS_UB_MIN_PORTS;
+	snprintf(text, sizeof(text), "%u", (unsigned)ports);
+	if ((r = ub_ctx_set_option(ctx, "outgoing-range:", text)) != 0 ||
+	    (r = ub_ctx_set_option(ctx, "infra-keep-probing:", "yes")) != 0 ||
+	    (r = ub_ctx_set_option(ctx, "infra-cache-max-rtt:", "12000")) != 0)
+		return am_err_set(err, "dns: libunbound: %s", ub_strerror(r));
+	return 0;
+}
+
 static int
 ctx_setup(struct ub_ctx *ctx, const struct dns_params *p, struct am_err *err)
 {
@@ -1106,6 +1180,8 @@ ctx_setup(struct ub_ctx *ctx, const struct dns_params *p, struct am_err *err)
 
 	if ((r = ub_ctx_async(ctx, 1)) != 0)
 		return am_err_set(err, "dns: libunbound: %s", ub_strerror(r));
+	if (ctx_defaults(ctx, err) < 0)
+		return -1;
 	if (p->unbound_conf != NULL && p->unbound_conf[0] != '\0') {
 		if (file_readable("unbound config", p->unbound_conf, err) < 0)
 			return -1;

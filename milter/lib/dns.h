@@ -151,6 +151,10 @@ void               dns_answer_free(struct dns_answer *);
 unsigned long dns_queries_started(const struct dns *);
 /* Lookups answered from the answer cache, without libunbound. */
 unsigned long dns_cache_hits(const struct dns *);
+/* For tests: the value libunbound uses for an unbound.conf option such as
+ * "outgoing-range:" (see dns.c on the defaults we set), copied into buf.
+ * Returns 0, or -1 for an unknown option or a buf too small. */
+int dns_ub_option(const struct dns *, const char *opt, char *buf, size_t size);
 
 /* "ok", "nxdomain", "nodata", "tempfail", "badname". */
 const char *dns_status_str(enum dns_status);

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1060,6 +1061,71 @@ test_abandon_race(void)
 	dns_free(d);
 }
 
+/* Our libunbound defaults (dns.c ctx_defaults: a flood of silent servers
+ * jammed the 16 ports libunbound has by default), and an unbound_conf that
+ * sets one of them explicitly keeps its own value. */
+static void
+test_ub_defaults(void)
+{
+	struct dns_params p = {.timeout = 5.0};
+	struct am_err     err = {.msg = ""};
+	struct dns       *d;
+	struct rlimit     rl;
+	char              v[64], path[] = "/tmp/am-test-dns-ub.XXXXXX";
+	unsigned long     ports = 1024;
+	FILE             *f, *in;
+	int               fd;
+
+	t_case("libunbound defaults: ports, probing, the retry cap");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 4 < ports)
+		ports = rl.rlim_cur / 4 < 16 ? 16 : rl.rlim_cur / 4;
+	p.unbound_conf = conf_path;
+	if (!t_assert((d = dns_new(&p, &err)) != NULL))
+		return;
+	t_assert_int_eq(dns_ub_option(d, "outgoing-range:", v, sizeof(v)), 0);
+	t_assert_int_eq(strtoul(v, NULL, 10), ports);
+	t_assert_int_eq(
+	    dns_ub_option(d, "infra-keep-probing:", v, sizeof(v)), 0);
+	t_assert_str_eq(v, "yes");
+	t_assert_int_eq(
+	    dns_ub_option(d, "infra-cache-max-rtt:", v, sizeof(v)), 0);
+	t_assert_str_eq(v, "12000");
+	t_assert_int_eq(dns_ub_option(d, "no-such-option:", v, sizeof(v)), -1);
+	dns_free(d);
+
+	t_case("libunbound defaults: the admin's unbound_conf wins");
+	if (!t_assert((fd = mkstemp(path)) >= 0))
+		return;
+	f = fdopen(fd, "w");
+	if ((in = fopen(conf_path, "r")) != NULL) {
+		char line[1024];
+
+		while (fgets(line, sizeof(line), in) != NULL) {
+			fputs(line, f);
+			if (strncmp(line, "server:", 7) == 0)
+				fputs("\toutgoing-range: 77\n"
+				      "\tinfra-keep-probing: no\n",
+				    f);
+		}
+		fclose(in);
+	}
+	fclose(f);
+	p.unbound_conf = path;
+	d = dns_new(&p, &err);
+	unlink(path);
+	if (!t_assert(d != NULL))
+		return;
+	t_assert_int_eq(dns_ub_option(d, "outgoing-range:", v, sizeof(v)), 0);
+	t_assert_str_eq(v, "77");
+	t_assert_int_eq(
+	    dns_ub_option(d, "infra-keep-probing:", v, sizeof(v)), 0);
+	t_assert_str_eq(v, "no");
+	t_assert_int_eq(
+	    dns_ub_option(d, "infra-cache-max-rtt:", v, sizeof(v)), 0);
+	t_assert_str_eq(v, "12000");
+	dns_free(d);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1109,5 +1175,6 @@ main(int argc, char **argv)
 	test_timeout();
 	test_waiter();
 	test_abandon_race();
+	test_ub_defaults();
 	return t_done();
 }
