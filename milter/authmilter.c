@@ -3,13 +3,28 @@
  * privileges, signals; the mail work is msgauth's, reached through the
  * libmilter callbacks in milter_cb.c.
  *
- * Signals: libmilter's own signal thread stops the filter on SIGHUP, so
- * smfi_main() runs in a second thread and the main thread keeps SIGHUP,
- * SIGUSR1, SIGTERM and SIGINT unblocked with handlers that write to a
- * self-pipe. Linux delivers a process-directed signal to the main thread
- * when it does not block it, so libmilter's thread never sees them.
- * SIGHUP/SIGUSR1 reload the configuration and keys; SIGTERM/SIGINT stop
- * accepting and let connections in flight finish.
+ * Signals, in one place. SIGHUP/SIGUSR1 reload the configuration and
+ * keys; SIGTERM/SIGINT stop accepting and let connections in flight finish
+ * (drain()). main() blocks the four before any thread exists, so every
+ * thread inherits the mask, and reads them from a signalfd in its loop;
+ * smfi_main() runs in a second thread.
+ *
+ * libmilter's signal thread. smfi_main() starts one (libmilter/signal.c,
+ * mi_spawn_signal_thread) that loops in sigwait() on SIGHUP, SIGTERM and
+ * SIGINT and, on any of them, stops the filter at once: mi_stop_milters()
+ * closes the listening socket and smfi_main() returns, with no drain, and
+ * a reload becomes a stop. Blocking does not keep it out: sigwait() takes
+ * a blocked signal, and a process-directed signal pending for the process
+ * goes to whichever thread waits for it first. Handlers in the main thread
+ * did not either: Linux passes a signal to another eligible thread (a
+ * sigwait() one) when the main thread already has one pending, so a burst
+ * of SIGHUPs sometimes stopped the daemon (t/integration/signals.sh).
+ * libmilter has no option to go without the thread, so this program
+ * defines sigwait() itself (below): the dynamic linker binds libmilter's
+ * call to the executable's definition (an executable's symbols come first
+ * in the lookup order, and a static libmilter links against it the same
+ * way), which parks the calling thread for good with every signal blocked.
+ * Nothing else here calls sigwait(): we read the signalfd.
  *
  * Reload and privileges. Keys and the config are read again at every
  * reload, as the unprivileged user, so at start (as root) the config is
@@ -32,12 +47,14 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -103,16 +120,25 @@ stderr_sink(enum log_level level, const char *line, void *arg)
 	    level <= LOG_L_WARNING ? ": " : "", line);
 }
 
-static void
-on_signal(int sig)
-{
-	unsigned char c = (unsigned char)sig;
-	int           saved = errno;
+/* Set when libmilter's signal thread has been parked in sigwait(). */
+static atomic_bool sigwait_parked;
 
-	if (write(sig_pipe[1], &c, 1) < 0) {
-		/* The pipe is full: a signal of this kind is pending anyway. */
-	}
-	errno = saved;
+/* Replaces the C library's sigwait() for this program (see the top of the
+ * file): whoever calls it, libmilter's signal thread, never takes a signal
+ * and never returns. The thread waits for nothing with every signal
+ * blocked, until the process exits. */
+int
+sigwait(const sigset_t *restrict set, int *restrict sig)
+{
+	sigset_t all;
+
+	(void)set;
+	(void)sig;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	atomic_store(&sigwait_parked, true);
+	for (;;)
+		pause();
 }
 
 /* libmilter has no call that returns its listening socket; it is the one
@@ -394,11 +420,18 @@ drain(void)
 	int      i;
 
 	milter_cb_drain();
-	for (i = 0; (n = milter_cb_in_flight()) > 0 && time(NULL) < deadline;
+	/* Connections too, not only transactions: one that was set up before
+	 * the drain and sends MAIL FROM after we exit would be reset, and a
+	 * draining daemon answers that MAIL FROM with 421, on which Postfix
+	 * closes the session, so they end soon. */
+	for (i = 0; (n = milter_cb_in_flight() + milter_cb_connections()) > 0 &&
+		    time(NULL) < deadline;
 	     i++) {
 		if (i % 100 == 0)
 			log_msg(LOG_L_NOTICE,
-			    "waiting for %u transaction(s) to finish", n);
+			    "waiting for %u transaction(s) and %u "
+			    "connection(s) to finish",
+			    milter_cb_in_flight(), milter_cb_connections());
 		poll(NULL, 0, 50);
 	}
 	if (n > 0)
@@ -412,7 +445,9 @@ milter_thread(void *arg)
 	int *rc = arg;
 
 	*rc = smfi_main();
-	on_signal(0); /* wake the main loop: libmilter has stopped */
+	/* Wake the main loop: libmilter has stopped. */
+	while (write(sig_pipe[1], "", 1) < 0 && errno == EINTR)
+		;
 	return NULL;
 }
 
@@ -423,7 +458,8 @@ main(int argc, char **argv)
 	struct am_conf     *conf;
 	struct msgauth_ctx *ctx;
 	struct passwd      *pw = NULL;
-	struct sigaction    sa;
+	sigset_t            sigs;
+	int                 sig_fd;
 	pthread_t           tid;
 	bool                check_only = false, moved = false;
 	int                 ch, milter_rc = MI_FAILURE;
@@ -544,6 +580,22 @@ main(int argc, char **argv)
 		conf_unref(again);
 	}
 
+	/* Our signals are blocked before the first thread starts, so that
+	 * every thread inherits the mask; they are read from sig_fd only (see
+	 * the top of the file). Signals that came before stay pending. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0 ||
+	    pipe2(sig_pipe, O_CLOEXEC) < 0) {
+		log_msg(LOG_L_ERR, "signalfd or pipe: %s", strerror(errno));
+		return 1;
+	}
+
 	/* Threads start only now: after fork, after setuid. */
 	ctx = msgauth_ctx_new(conf, NULL, &err);
 	if (ctx == NULL) {
@@ -552,58 +604,42 @@ main(int argc, char **argv)
 	}
 	milter_cb_set_ctx(ctx);
 
-	if (pipe2(sig_pipe, O_CLOEXEC) < 0) {
-		log_msg(LOG_L_ERR, "pipe: %s", strerror(errno));
+	if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
+		log_msg(LOG_L_ERR, "cannot start the milter thread");
 		return 1;
-	}
-	fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	/* The milter thread must not take our signals: it and libmilter's
-	 * threads start with them blocked. */
-	{
-		sigset_t block, old;
-
-		sigemptyset(&block);
-		sigaddset(&block, SIGHUP);
-		sigaddset(&block, SIGUSR1);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGINT);
-		pthread_sigmask(SIG_BLOCK, &block, &old);
-		if (pthread_create(&tid, NULL, milter_thread, &milter_rc) !=
-		    0) {
-			log_msg(LOG_L_ERR, "cannot start the milter thread");
-			return 1;
-		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	log_msg(LOG_L_NOTICE, "authmilter %s listening on %s", PACKAGE_VERSION,
 	    conf->socket);
 	conf_unref(conf);
 
 	for (;;) {
-		unsigned char sig;
-		ssize_t       n = read(sig_pipe[0], &sig, 1);
+		struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN},
+		    {.fd = sig_pipe[0], .events = POLLIN}};
+		struct signalfd_siginfo si;
+		int                     sig;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || sig == 0) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_msg(LOG_L_ERR, "poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents != 0) {
 			log_msg(LOG_L_ERR, "libmilter stopped");
 			break;
 		}
+		if (pfd[0].revents == 0 ||
+		    read(sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		sig = (int)si.ssi_signo;
 		if (sig == SIGHUP || sig == SIGUSR1) {
 			if (!(moved = reload()))
 				continue;
 		} else
 			log_msg(LOG_L_NOTICE, "stopping on signal %d", sig);
+		if (!atomic_load(&sigwait_parked))
+			log_msg(LOG_L_DEBUG, "libmilter's signal thread was "
+					     "not parked in sigwait()");
 		drain();
 		smfi_stop();
 		break;

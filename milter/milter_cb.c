@@ -18,7 +18,8 @@
 
 static pthread_mutex_t     cb_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct msgauth_ctx *cb_ctx;
-static atomic_uint         cb_txns; /* transactions in flight */
+static atomic_uint         cb_txns;  /* transactions in flight */
+static atomic_uint         cb_conns; /* connections with a cb_conn */
 static atomic_bool         cb_draining;
 
 /* One MTA connection: the engine and the no-reply flags the MTA accepted
@@ -63,6 +64,7 @@ cb_conn_get(SMFICTX *smfi)
 		return NULL;
 	}
 	smfi_setpriv(smfi, c);
+	atomic_fetch_add(&cb_conns, 1);
 	return c;
 }
 
@@ -111,6 +113,12 @@ unsigned int
 milter_cb_in_flight(void)
 {
 	return atomic_load(&cb_txns);
+}
+
+unsigned int
+milter_cb_connections(void)
+{
+	return atomic_load(&cb_conns);
 }
 
 void
@@ -350,6 +358,7 @@ cb_close(SMFICTX *smfi)
 		msgauth_free(c->m);
 		free(c);
 		smfi_setpriv(smfi, NULL);
+		atomic_fetch_sub(&cb_conns, 1);
 	}
 	return SMFIS_CONTINUE;
 }

@@ -40,5 +40,7 @@ struct msgauth_ctx *milter_cb_get_ctx(void);
 void milter_cb_drain(void);
 /* Transactions between MAIL FROM and their end, right now. */
 unsigned int milter_cb_in_flight(void);
+/* Milter connections open right now (connect to close). */
+unsigned int milter_cb_connections(void);
 
 #endif /* AM_MILTER_CB_H */
