@@ -700,6 +700,71 @@ test_concurrency(struct dns *d, const char *how)
 	t_assert_int_eq(atomic_load(&bad), 0);
 }
 
+/* Each thread abandons a query to a silent server (ub_cancel from its own
+ * thread while the dispatcher delivers other answers) and collects another
+ * one, whose answer must be exact. */
+static void *
+abandon_thread(void *arg)
+{
+	struct conc *c = arg;
+	char         name[32], want[8];
+	int          i, k;
+
+	for (i = 0; i < 50; i++) {
+		struct dns_query        *s, *q;
+		const struct dns_answer *a;
+
+		k = (c->seed * 7 + i * 13) % 20;
+		if (i % 2)
+			snprintf(name, sizeof(name), "r%d-%d.c%d.test", c->seed,
+			    i, k);
+		else
+			snprintf(name, sizeof(name), "c%d.test", k);
+		s = dns_start(c->d, "silent.test", DNS_T_TXT);
+		q = dns_start(c->d, name, DNS_T_TXT);
+		dns_query_free(s);
+		snprintf(want, sizeof(want), "c%d", k);
+		a = dns_wait(q);
+		if (i % 2 ? a->status != DNS_NXDOMAIN
+			  : (a->status != DNS_OK || a->n != 1 ||
+				strcmp(a->rr[0].data, want) != 0))
+			atomic_fetch_add(c->bad, 1);
+		dns_query_free(q);
+	}
+	return NULL;
+}
+
+static void
+test_abandon_threads(void)
+{
+	struct dns_params p = {
+	    .unbound_conf = conf_path, .timeout = 2.0, .nocache = true};
+	struct dns *d = dns_new(&p, NULL);
+	pthread_t   th[CONC_THREADS];
+	struct conc c[CONC_THREADS];
+	atomic_int  bad;
+	int         i, started = 0;
+
+	t_case("abandon: 8 threads x 50 abandoned silent queries, answers "
+	       "exact");
+	if (!t_assert(d != NULL))
+		return;
+	atomic_init(&bad, 0);
+	for (i = 0; i < CONC_THREADS; i++) {
+		c[i].d = d;
+		c[i].seed = i;
+		c[i].bad = &bad;
+		if (pthread_create(&th[i], NULL, abandon_thread, &c[i]) == 0)
+			started++;
+	}
+	t_assert_int_eq(started, CONC_THREADS);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	t_assert_int_eq(atomic_load(&bad), 0);
+	t_assert_int_eq(dns_queries_started(d), 2 * 50 * CONC_THREADS);
+	dns_free(d);
+}
+
 static void
 test_timeout(void)
 {
@@ -999,11 +1064,14 @@ test_abandon_race(void)
 	/* Every lookup must reach libunbound for the race to happen. */
 	struct dns_params p = {
 	    .unbound_conf = conf_path, .timeout = 0.2, .nocache = true};
-	struct dns       *d = dns_new(&p, NULL);
-	struct dns_query *q[60];
-	char              name[32];
-	size_t            i;
-	struct timespec   ts = {0, 1000000};
+	struct dns              *d = dns_new(&p, NULL);
+	struct dns_query        *q[60];
+	char                     name[32];
+	size_t                   i;
+	struct timespec          ts = {0, 1000000};
+	const struct dns_answer *a;
+	char                     want[16];
+	int                      bad;
 
 	t_case("abandon: 60 queries freed while answers arrive");
 	if (!t_assert(d != NULL))
@@ -1022,15 +1090,28 @@ test_abandon_race(void)
 			q[i] = NULL;
 		}
 	}
+	bad = 0;
 	for (i = 0; i < 60; i++) {
-		if (q[i] != NULL && i % 6 == 0)
-			(void)dns_wait(q[i]);
+		if (q[i] != NULL && i % 6 == 0) {
+			/* Kept silent queries time out, and say so. */
+			a = dns_wait(q[i]);
+			if (a->status != DNS_TEMPFAIL ||
+			    strcmp(a->why, "timeout") != 0)
+				bad++;
+		} else if (q[i] != NULL && i % 4 == 0) {
+			/* rN.cK.test is below cK.test, not in the zone. */
+			a = dns_wait(q[i]);
+			if (a->status != DNS_NXDOMAIN || a->n != 0)
+				bad++;
+		}
 		dns_query_free(q[i]);
 	}
+	t_assert_int_eq(bad, 0);
 	t_assert_int_eq(dns_queries_started(d), 60);
 	dns_free(d);
 
 	t_case("abandon: 3000 cached answers raced by dns_query_free");
+	bad = 0;
 	/* Cached answers come back within microseconds, so some frees land
 	 * while the callback runs: then the callback frees the query. */
 	d = dns_new(&p, NULL);
@@ -1048,8 +1129,17 @@ test_abandon_race(void)
 		r = dns_start(d, name, DNS_T_TXT);
 		for (spin = 0; spin < (i * 7919) % 20000; spin++)
 			;
+		if (i % 10 == 0) {
+			/* Among the abandoned ones, answers stay exact. */
+			snprintf(want, sizeof(want), "c%zu", i % 20);
+			a = dns_wait(r);
+			if (a->status != DNS_OK || a->n != 1 ||
+			    strcmp(a->rr[0].data, want) != 0)
+				bad++;
+		}
 		dns_query_free(r);
 	}
+	t_assert_int_eq(bad, 0);
 	t_assert_int_eq(dns_queries_started(d), 3020);
 	dns_free(d);
 
@@ -1175,6 +1265,7 @@ main(int argc, char **argv)
 	test_timeout();
 	test_waiter();
 	test_abandon_race();
+	test_abandon_threads();
 	test_ub_defaults();
 	return t_done();
 }
