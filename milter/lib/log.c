@@ -4,9 +4,9 @@
 
 #include "log.h"
 
-enum log_level      log_max_level = LOG_L_INFO;
-static log_sink_fn *log_sink;
-static void        *log_sink_arg;
+_Atomic enum log_level log_max_level = LOG_L_INFO;
+static log_sink_fn    *log_sink;
+static void           *log_sink_arg;
 
 void
 log_set_sink(log_sink_fn *sink, void *arg)

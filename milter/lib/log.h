@@ -22,9 +22,10 @@ typedef void log_sink_fn(enum log_level, const char *line, void *arg);
 
 /* Sends lines to sink (NULL: stderr, "authmilter: " prefixed) and keeps
  * only those at level max_level or more important. Call before threads. */
-void                  log_set_sink(log_sink_fn *sink, void *arg);
-void                  log_set_level(enum log_level max_level);
-extern enum log_level log_max_level;
+void log_set_sink(log_sink_fn *sink, void *arg);
+void log_set_level(enum log_level max_level);
+/* Atomic: a reload sets it while connection threads log. */
+extern _Atomic enum log_level log_max_level;
 
 void log_msg(enum log_level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
