@@ -70,6 +70,15 @@ test)
 	else
 		broken build-san
 	fi
+	# ThreadSanitizer: the unit and integration tests again (TSan and
+	# ASan cannot share a build). halt_on_error: a race fails its test.
+	if build build-tsan --enable-werror --enable-tsan; then
+		(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/../t/tsan.supp ${TSAN_OPTIONS:-}" \
+		    make -j"$jobs" check) || status=1
+		sh t/summary.sh build-tsan >>/tmp/am-summary.$$ || status=1
+	else
+		broken build-tsan
+	fi
 	# Every parser's libFuzzer target, from its seeds, briefly.
 	if build build-fuzz --enable-werror --enable-fuzzing CC=clang; then
 		sh t/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-10}" \
@@ -81,7 +90,7 @@ test)
 		broken build-fuzz
 	fi
 	# Failing tests' logs first, so the closing line stays last.
-	for d in build build-san; do
+	for d in build build-san build-tsan; do
 		for trs in $(find "$d/t" -name '*.trs' 2>/dev/null | sort); do
 			grep -qE '^:test-result: (PASS|SKIP)' "$trs" && continue
 			echo "=== ${trs%.trs}.log"
