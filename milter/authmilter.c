@@ -72,9 +72,14 @@
 #include "msgauth.h"
 #include "str.h"
 
-/* How long a stop waits for connections in flight (Postfix's
+/* How long a stop waits for transactions in flight (Postfix's
  * milter_content_timeout is 300 s). */
 #define STOP_GRACE_SECONDS 300
+/* And for connections without a transaction: one that is about to send
+ * MAIL FROM gets the drain's 421 (Postfix then closes the session), but
+ * an idle SMTP session must not hold the stop for minutes; its MTA
+ * applies milter_default_action when it finds the milter gone. */
+#define STOP_IDLE_CONN_SECONDS 2
 /* Set in the environment of a re-execution (see reload()). */
 #define REEXEC_ENV "AUTHMILTER_REEXEC"
 
@@ -145,29 +150,68 @@ sigwait(const sigset_t *restrict set, int *restrict sig)
  * socket in listening state, so find it and set TCP_NODELAY there (accepted
  * sockets inherit it on Linux). Without it, a reply that follows a header
  * change waits ~40 ms for the MTA's delayed ACK. */
+
+/* libmilter's listening socket: the one socket of ours that listens
+ * (libmilter keeps its descriptor to itself). -1 when there is none. */
+static int
+listener_fd(void)
+{
+	int       fd, acc;
+	socklen_t len;
+
+	for (fd = 0; fd < 1024; fd++) {
+		len = sizeof(acc);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) ==
+			0 &&
+		    acc)
+			return fd;
+	}
+	return -1;
+}
+
 static void
 set_nodelay_on_listener(void)
 {
-	int fd, on = 1, acc;
+	struct sockaddr_storage ss;
+	socklen_t               slen = sizeof(ss);
+	int                     fd = listener_fd(), on = 1;
 
-	for (fd = 0; fd < 1024; fd++) {
-		struct sockaddr_storage ss;
-		socklen_t               len = sizeof(acc), slen = sizeof(ss);
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &slen) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0)
+		log_msg(LOG_L_WARNING, "TCP_NODELAY: %s", strerror(errno));
+	else
+		log_msg(LOG_L_INFO, "TCP_NODELAY set on the listening socket");
+}
 
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 ||
-		    !acc)
-			continue;
-		if (getsockname(fd, (struct sockaddr *)&ss, &slen) < 0 ||
-		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) <
-		    0)
-			log_msg(
-			    LOG_L_WARNING, "TCP_NODELAY: %s", strerror(errno));
-		else
-			log_msg(LOG_L_INFO,
-			    "TCP_NODELAY set on the listening socket");
+/* Wakes libmilter's listener with a connection of our own, closed at
+ * once (the session libmilter starts for it reads end of file). */
+static void
+wake_listener(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t               slen = sizeof(ss);
+	int                     fd = listener_fd(), s;
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &slen) < 0)
+		return;
+	/* A socket bound to every address is reached on loopback. */
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+			in6->sin6_addr = in6addr_loopback;
 	}
+	if ((s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	(void)connect(s, (struct sockaddr *)&ss, slen);
+	close(s);
 }
 
 /* For local sockets: the mode from the config, and the owner we run as. */
@@ -415,18 +459,18 @@ reexecute(void)
 static void
 drain(void)
 {
-	time_t   deadline = time(NULL) + STOP_GRACE_SECONDS;
-	unsigned n;
+	time_t   start = time(NULL), deadline = start + STOP_GRACE_SECONDS;
+	unsigned n = 0;
 	int      i;
 
 	milter_cb_drain();
-	/* Connections too, not only transactions: one that was set up before
-	 * the drain and sends MAIL FROM after we exit would be reset, and a
-	 * draining daemon answers that MAIL FROM with 421, on which Postfix
-	 * closes the session, so they end soon. */
-	for (i = 0; (n = milter_cb_in_flight() + milter_cb_connections()) > 0 &&
-		    time(NULL) < deadline;
-	     i++) {
+	/* Connections too, for a moment: one set up before the drain that
+	 * sends MAIL FROM soon gets our 421 rather than a reset. */
+	for (i = 0; time(NULL) < deadline; i++) {
+		n = milter_cb_in_flight();
+		if (n == 0 && (milter_cb_connections() == 0 ||
+				  time(NULL) >= start + STOP_IDLE_CONN_SECONDS))
+			break;
 		if (i % 100 == 0)
 			log_msg(LOG_L_NOTICE,
 			    "waiting for %u transaction(s) and %u "
@@ -437,6 +481,48 @@ drain(void)
 	if (n > 0)
 		log_msg(
 		    LOG_L_WARNING, "%u transaction(s) cut short at exit", n);
+}
+
+static void *
+stopper(void *arg)
+{
+	(void)arg;
+	smfi_stop();
+	return NULL;
+}
+
+/* Stops libmilter and waits for smfi_main() to return in thread tid.
+ * smfi_stop() sets the stop flag, then waits for the lock that the
+ * listener holds while it polls its socket, and that poll times out only
+ * every 5 s (MI_CHK_TIME): an idle daemon took that long to stop. So the
+ * stop runs in a thread of its own while this one wakes the listener
+ * until smfi_main() has returned (a wake before the flag is set only
+ * costs a round). */
+static void
+stop_milter(pthread_t tid)
+{
+	pthread_t       st;
+	struct timespec ts;
+	bool            own = pthread_create(&st, NULL, stopper, NULL) == 0;
+	int             i;
+
+	if (!own)
+		smfi_stop(); /* the old way: at most a poll's time */
+	for (i = 0; i < 500; i++) { /* 10 s in rounds of 20 ms */
+		wake_listener();
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(tid, NULL, &ts) == 0)
+			break;
+	}
+	if (i == 500)
+		pthread_join(tid, NULL);
+	if (own)
+		pthread_join(st, NULL);
 }
 
 static void *
@@ -641,10 +727,9 @@ main(int argc, char **argv)
 			log_msg(LOG_L_DEBUG, "libmilter's signal thread was "
 					     "not parked in sigwait()");
 		drain();
-		smfi_stop();
 		break;
 	}
-	pthread_join(tid, NULL);
+	stop_milter(tid);
 	ctx = milter_cb_get_ctx();
 	if (!moved && msgauth_ctx_conf(ctx)->pidfile != NULL)
 		unlink(msgauth_ctx_conf(ctx)->pidfile); /* may fail: not ours */

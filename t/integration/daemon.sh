@@ -201,4 +201,20 @@ t_eq "message over TCP accepted" "$(printf '%s\n' "$out" | grep '^reply eom:')" 
 am_stop
 t_eq "SIGTERM exit status (inet)" "$AM_RC" 0
 
+# An idle daemon stops at once, on a local and an inet socket (libmilter's
+# listener polls for 5 s between looks at its stop flag: it took that).
+am_conf "$T_TMP/idle.conf"
+for conf in idle.conf tcp.conf; do
+	: > "$T_TMP/am.log"
+	"$AM" -f -c "$T_TMP/$conf" >>"$T_TMP/am.log" 2>&1 &
+	AM_PID=$!
+	T_PIDS="$T_PIDS $AM_PID"
+	wait_log 'listening on ' || true
+	t0=$(date +%s%N)
+	am_stop
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	t_eq "idle stop under 0.5 s ($conf: $ms ms)" \
+	    "$AM_RC $([ "$ms" -lt 500 ] && echo fast)" "0 fast"
+done
+
 t_done
