@@ -35,19 +35,25 @@ build() { # build DIR CONFIGURE-ARGS...
 	(cd "$dir" && "$top/configure" -q "$@" && make -j"$jobs")
 }
 
+# The daemon refuses to run as root; the sample drops to this user (and
+# authmilter -n, which the tests run on the sample, checks that it exists).
+add_user() {
+	id authmilter >/dev/null 2>&1 ||
+	    $SUDO useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin authmilter
+}
+
 case ${1:-} in
 run)
 	install $BUILD_PKGS
 	build build
-	# The daemon refuses to run as root; the sample drops to this user.
-	id authmilter >/dev/null 2>&1 ||
-	    $SUDO useradd --system --no-create-home --home-dir /nonexistent \
-		--shell /usr/sbin/nologin authmilter
+	add_user
 	exec $SUDO build/milter/authmilter -f -c conf/authmilter.conf
 	;;
 test)
 	# shellcheck disable=SC2086
 	install $BUILD_PKGS $TEST_PKGS
+	add_user
 	autoreconf -fi
 	status=0
 	: >/tmp/am-summary.$$
@@ -73,7 +79,7 @@ test)
 	# ThreadSanitizer: the unit and integration tests again (TSan and
 	# ASan cannot share a build). halt_on_error: a race fails its test.
 	if build build-tsan --enable-werror --enable-tsan; then
-		(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/../t/tsan.supp ${TSAN_OPTIONS:-}" \
+		(cd build-tsan && AM_TSAN=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/../t/tsan.supp ${TSAN_OPTIONS:-}" \
 		    make -j"$jobs" check) || status=1
 		sh t/summary.sh build-tsan >>/tmp/am-summary.$$ || status=1
 	else

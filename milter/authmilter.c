@@ -58,6 +58,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -295,11 +296,22 @@ daemonize(void)
 	}
 }
 
+/* Until the daemon detaches, errors and warnings also go to stderr: an
+ * administrator starting it by hand, or a host without a syslog daemon,
+ * sees why it did not start. */
+static void
+startup_sink(enum log_level level, const char *line, void *arg)
+{
+	syslog_sink(level, line, arg);
+	if (level <= LOG_L_WARNING)
+		fprintf(stderr, "authmilter: %s\n", line);
+}
+
 /* Whether this process can listen on spec now (after the privileges are
  * gone): a local socket's directory must be writable, an inet address
- * bindable. Says why not in why. */
+ * resolvable and, with bind_it, bindable. Says why not in why. */
 static bool
-can_listen(const struct am_conf *c, char *why, size_t whysize)
+can_listen(const struct am_conf *c, bool bind_it, char *why, size_t whysize)
 {
 	struct addrinfo hints = {0}, *ai = NULL;
 	const char     *at, *colon = strchr(c->socket, ':');
@@ -337,6 +349,10 @@ can_listen(const struct am_conf *c, char *why, size_t whysize)
 		snprintf(why, whysize, "%s", gai_strerror(r));
 		return false;
 	}
+	if (!bind_it) {
+		freeaddrinfo(ai);
+		return true;
+	}
 	ok = (fd = socket(ai->ai_family, SOCK_STREAM, 0)) >= 0 &&
 	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
 	     bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
@@ -346,6 +362,65 @@ can_listen(const struct am_conf *c, char *why, size_t whysize)
 		close(fd);
 	freeaddrinfo(ai);
 	return ok;
+}
+
+/* -n: what start-up would find beyond the file: the user, the socket's
+ * directory or host, and the keys as the user reads them at every
+ * reload (a child process drops to the user and loads the file again).
+ * Returns 0, or 2 after printing why. */
+static int
+check_start(const struct am_conf *conf)
+{
+	const struct passwd *pw = NULL;
+	struct am_err        err;
+	char                 why[512];
+	pid_t                pid;
+	int                  st;
+
+	if (!can_listen(conf, false, why, sizeof(why))) {
+		fprintf(stderr, "%s: socket \"%s\": %s\n", conf_file,
+		    conf->socket, why);
+		return 2;
+	}
+	if (conf->user == NULL && geteuid() == 0) {
+		fprintf(stderr, "%s: refusing to run as root: set user\n",
+		    conf_file);
+		return 2;
+	}
+	if (conf->user == NULL || geteuid() != 0)
+		return 0; /* runs as the invoking user: loaded as that */
+	if ((pw = getpwnam(conf->user)) == NULL || pw->pw_uid == 0) {
+		fprintf(stderr, "%s: user \"%s\" %s\n", conf_file, conf->user,
+		    pw == NULL ? "does not exist" : "is root");
+		return 2;
+	}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "fork: %s\n", strerror(errno));
+		return 2;
+	}
+	if (pid == 0) {
+		struct am_conf *c;
+
+		if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+		    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+			fprintf(stderr, "cannot become user %s: %s\n",
+			    pw->pw_name, strerror(errno));
+			_exit(2);
+		}
+		if ((c = conf_load(conf_file, &err)) == NULL) {
+			fprintf(stderr,
+			    "as user %s: %s (the daemon reads the "
+			    "configuration and keys as this user)\n",
+			    pw->pw_name, err.msg);
+			_exit(2);
+		}
+		conf_unref(c);
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 2;
 }
 
 /* Loads the config and makes its context, sharing the resolver of prev
@@ -390,7 +465,7 @@ reload(void)
 	if (ctx != NULL &&
 	    !same(
 		msgauth_ctx_conf(old)->socket, msgauth_ctx_conf(ctx)->socket) &&
-	    !can_listen(msgauth_ctx_conf(ctx), why, sizeof(why))) {
+	    !can_listen(msgauth_ctx_conf(ctx), true, why, sizeof(why))) {
 		log_msg(LOG_L_ERR, "%s: cannot listen on %s: %s", conf_file,
 		    msgauth_ctx_conf(ctx)->socket, why);
 		msgauth_ctx_unref(ctx);
@@ -507,7 +582,7 @@ stop_milter(pthread_t tid)
 	int             i;
 
 	if (!own)
-		smfi_stop(); /* the old way: at most a poll's time */
+		smfi_stop();        /* the old way: at most a poll's time */
 	for (i = 0; i < 500; i++) { /* 10 s in rounds of 20 ms */
 		wake_listener();
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -600,11 +675,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (check_only) {
+		int rc = check_start(conf);
+
 		for (size_t i = 0; i < conf->nwarnings; i++)
 			fprintf(stderr, "%s\n", conf->warnings[i]);
-		printf("%s: configuration OK\n", conf_file);
+		if (rc == 0)
+			printf("%s: configuration OK\n", conf_file);
 		conf_unref(conf);
-		return 0;
+		return rc;
 	}
 	log_set_level((enum log_level)conf->log_level);
 	if (foreground) {
@@ -612,7 +690,7 @@ main(int argc, char **argv)
 	} else {
 		openlog(
 		    "authmilter", LOG_PID | LOG_NDELAY, conf->syslog_facility);
-		log_set_sink(syslog_sink, NULL);
+		log_set_sink(reexec ? syslog_sink : startup_sink, NULL);
 	}
 	for (size_t i = 0; i < conf->nwarnings; i++)
 		log_msg(LOG_L_WARNING, "%s", conf->warnings[i]);
@@ -641,15 +719,22 @@ main(int argc, char **argv)
 	    smfi_setconn(conf->socket) != MI_SUCCESS ||
 	    smfi_settimeout(7200) != MI_SUCCESS ||
 	    smfi_opensocket(true) != MI_SUCCESS) {
-		log_msg(LOG_L_ERR, "cannot listen on %s", conf->socket);
+		char why[512] = "libmilter refused it";
+
+		/* libmilter says why only to syslog: ask the system again. */
+		(void)can_listen(conf, true, why, sizeof(why));
+		log_msg(
+		    LOG_L_ERR, "cannot listen on %s: %s", conf->socket, why);
 		return 1;
 	}
 	set_nodelay_on_listener();
 	if (set_socket_owner(conf, pw) < 0)
 		return 1;
 	/* A re-execution is detached already, and its pid is the same. */
-	if (!foreground && !reexec)
+	if (!foreground && !reexec) {
 		daemonize();
+		log_set_sink(syslog_sink, NULL);
+	}
 	if ((!reexec && write_pidfile(conf->pidfile) < 0) ||
 	    drop_privileges(pw) < 0)
 		return 1;

@@ -20,6 +20,15 @@
 . "$top_srcdir/t/integration/lib.sh"
 
 FLOOD=${AM_DNSFLOOD_SECS:-15}
+# Under ThreadSanitizer (contrib/setup.sh sets AM_TSAN) the daemon runs
+# 5-15 times slower and this test's one-second probes and its reload
+# window no longer measure the resolver (the reload check failed there 1
+# run in 2); the DNS module's threads are raced by test-dns instead.
+if [ -n "${AM_TSAN:-}" ]; then
+	t_skip "dns flood" "timing test; under ThreadSanitizer test-dns covers the races"
+	t_done
+	exit 77
+fi
 AFTER=8
 C=8
 

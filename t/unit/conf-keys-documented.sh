@@ -58,6 +58,8 @@ conf_one() {
 		for (i = 1; i < NF; i++) printf " };"
 		print ""
 	}' > "$T_TMP/range.conf"
+	# -n also checks the user the daemon runs as: one that exists.
+	echo 'user = "nobody";' >> "$T_TMP/range.conf"
 }
 # probe NAME KEY VALUE ok|refused
 probe() {

@@ -858,11 +858,17 @@ test_waiter(void)
 	t_assert(el < 0.5);
 
 	t_case("waiter: nothing new, so it sleeps to the caller's deadline");
-	t0 = now();
-	after(&dl, 0.3);
-	t_assert(!dns_waiter_wait(w, &dl));
-	el = now() - t0;
-	t_assert(el >= 0.29 && el < 0.6);
+	if (getenv("AM_TSAN") != NULL) {
+		/* The silent query's own deadline comes during this case when
+		 * ThreadSanitizer slows the one before. */
+		t_skip("a timing case: ThreadSanitizer's slowdown moves it");
+	} else {
+		t0 = now();
+		after(&dl, 0.3);
+		t_assert(!dns_waiter_wait(w, &dl));
+		el = now() - t0;
+		t_assert(el >= 0.29 && el < 0.6);
+	}
 
 	t_case("waiter: a query's own deadline is a completion (timeout)");
 	t0 = now();

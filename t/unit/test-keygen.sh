@@ -118,8 +118,11 @@ t_eq "ed25519: config algorithm" \
 snippet() {
 	sed -n '/^keys = (/,/^);/p; /^table = (/,/^);/p' "$1"
 }
+# -n reads the keys as the daemon's user, as every reload does.
+[ "$(id -u)" -eq 0 ] && chown nobody "$D"/*.key
 for o in rsa ed; do
 	{
+		[ "$(id -u)" -eq 0 ] && echo 'user = "nobody";'
 		echo 'dkim: { sign: {'
 		snippet "$T_TMP/$o.out"
 		echo '}; };'
