@@ -56,6 +56,7 @@
 
 #include <unbound.h>
 
+#include "deadline.h"
 #include "dns.h"
 #include "str.h"
 
@@ -686,31 +687,6 @@ query_cb(void *arg, int err, struct ub_result *res)
 		query_destroy(q);
 }
 
-static void
-deadline_after(struct timespec *ts, double seconds)
-{
-	/* seconds is in (0, DNS_MAX_TIMEOUT]: the cast truncates. */
-	time_t whole = (time_t)seconds;
-
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += whole;
-	ts->tv_nsec += (long)((seconds - (double)whole) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool
-deadline_passed(const struct timespec *ts)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > ts->tv_sec ||
-	       (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
-}
-
 /* With d->mu held: tells libunbound to forget q. True when it will not call
  * back (it may still be resolving the name, for its cache). */
 static bool
@@ -746,7 +722,7 @@ dns_start(struct dns *d, const char *name, enum dns_type type)
 	q->dns = d;
 	q->type = type;
 	q->ans.why = q->why;
-	deadline_after(&q->deadline, d->timeout);
+	deadline_in(&q->deadline, d->timeout);
 
 	if (!dns_name_valid(name)) {
 		q->ans.status = DNS_BADNAME;
@@ -904,13 +880,6 @@ dns_query_notify(struct dns_query *q, struct dns_waiter *w)
 	if (q->done)
 		waiter_fire_locked(q);
 	pthread_mutex_unlock(&d->mu);
-}
-
-static bool
-deadline_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 bool

@@ -39,6 +39,7 @@
 
 #include "authres.h"
 #include "buf.h"
+#include "deadline.h"
 #include "dkim_sign.h"
 #include "dkim_verify.h"
 #include "dmarc.h"
@@ -579,36 +580,6 @@ msgauth_verdict_str(enum msgauth_verdict v)
 
 /* --- SPF and waiting --- */
 
-static void
-ts_after(struct timespec *ts, double seconds)
-{
-	double whole = (double)(time_t)seconds;
-
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)whole;
-	ts->tv_nsec += (long)((seconds - whole) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool
-ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-static bool
-ts_passed(const struct timespec *ts)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return !ts_before(&now, ts);
-}
-
 /* Starts check_host() for one identity; its lookups go out now and it
  * advances at every event. Returns false only on OOM. */
 static bool
@@ -657,11 +628,11 @@ checks_wait(struct msgauth *m, const struct timespec *deadline)
 	struct timespec until = *deadline;
 	size_t          i;
 
-	if (ts_passed(deadline))
+	if (deadline_passed(deadline))
 		return false;
 	for (i = 0; i < 2; i++)
 		if (s[i]->started && !s[i]->done &&
-		    ts_before(spf_check_deadline(s[i]->q), &until))
+		    deadline_before(spf_check_deadline(s[i]->q), &until))
 			until = *spf_check_deadline(s[i]->q);
 	(void)dns_waiter_wait(m->waiter, &until);
 	return true;
@@ -764,7 +735,7 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 	str_lcpy(m->queue_id, "NOQUEUE", sizeof(m->queue_id));
 	m->ctx = msgauth_ctx_ref(ctx);
 	c = ctx->conf;
-	ts_after(&m->deadline, c->message_timeout);
+	deadline_in(&m->deadline, c->message_timeout);
 	if ((m->waiter = dns_waiter_new(msgauth_ctx_dns(ctx))) == NULL) {
 		m->failed = true;
 		reply_set(r, MSGAUTH_TEMPFAIL, "451", "4.3.0",
@@ -1080,8 +1051,9 @@ eom_wait(struct msgauth *m)
 {
 	struct timespec min;
 
-	ts_after(&min, m->ctx->conf->dns.timeout);
-	m->eom_deadline = ts_before(&m->deadline, &min) ? min : m->deadline;
+	deadline_in(&min, m->ctx->conf->dns.timeout);
+	m->eom_deadline =
+	    deadline_before(&m->deadline, &min) ? min : m->deadline;
 	for (;;) {
 		checks_step(m);
 		if (checks_ready(m) || !checks_wait(m, &m->eom_deadline))

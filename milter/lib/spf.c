@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "dns.h"
 #include "ipaddr.h"
+#include "deadline.h"
 #include "spf.h"
 #include "str.h"
 
@@ -1859,16 +1860,6 @@ pending:
 	return R_PENDING;
 }
 
-static bool
-deadline_passed(const struct timespec *ts)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > ts->tv_sec ||
-	       (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
-}
-
 static void
 finish(struct spf_query *q, enum spf_result r)
 {
@@ -1881,19 +1872,10 @@ void
 spf_check_begin(struct spf_query *q, const struct ipaddr *ip,
     const char *domain, const char *sender, const char *helo)
 {
-	double whole;
-
 	check_reset(q);
 	q->ip = *ip;
 	q->now = q->par.now ? q->par.now : time(NULL);
-	clock_gettime(CLOCK_MONOTONIC, &q->deadline);
-	whole = (double)(time_t)q->par.timeout;
-	q->deadline.tv_sec += (time_t)whole;
-	q->deadline.tv_nsec += (long)((q->par.timeout - whole) * 1e9);
-	if (q->deadline.tv_nsec >= 1000000000L) {
-		q->deadline.tv_sec++;
-		q->deadline.tv_nsec -= 1000000000L;
-	}
+	deadline_in(&q->deadline, q->par.timeout);
 	if (!set_identity(q, sender, helo)) {
 		set_reason(q, "out of memory");
 		finish(q, SPF_TEMPERROR);
