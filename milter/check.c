@@ -3,9 +3,12 @@
  *
  *   authmilter-check message [options] < msg.eml
  *	Runs the message through msgauth as the daemon would (inbound unless
- *	the client is trusted or --auth is given) and prints the header
- *	fields it would add, then "action: accept|quarantine|reject|tempfail".
- *   authmilter-check sign -c CONF [--from-ip IP] < msg.eml
+ *	the client is a signing source: --ip in sign_networks, --auth with
+ *	sign_authenticated, --daemon-name in sign_daemon_names) and prints the
+ *	header fields it would add, then "action:
+ *accept|quarantine|reject|tempfail". authmilter-check sign -c CONF [--from-ip
+ *IP] [--auth USER]
+ *	    [--daemon-name NAME] < msg.eml
  *	Runs the message as an outbound one and prints it signed.
  *   authmilter-check spf --ip IP --mail-from ADDR --helo NAME
  *	Prints the SPF result, and "explanation: TEXT" after a fail that has
@@ -50,6 +53,7 @@ struct opts {
 	const char *helo;
 	const char *mail_from;
 	const char *auth;
+	const char *daemon_name;
 };
 
 static void
@@ -58,10 +62,12 @@ usage(void)
 	fputs(
 	    "usage: authmilter-check message [-c CONF] [--ip IP] [--helo "
 	    "NAME]\n"
-	    "           [--mail-from ADDR] [--auth USER] [--dns-conf FILE]\n"
-	    "           [--dns-timeout S] [--authserv-id ID] [--now EPOCH] < "
-	    "msg\n"
-	    "       authmilter-check sign -c CONF [--from-ip IP] < msg\n"
+	    "           [--mail-from ADDR] [--auth USER] [--daemon-name NAME]\n"
+	    "           [--dns-conf FILE]"
+	    " [--dns-timeout S] [--authserv-id ID] [--now EPOCH] < msg\n"
+	    "       authmilter-check sign -c CONF [--from-ip IP] [--auth "
+	    "USER]\n"
+	    "           [--daemon-name NAME] < msg\n"
 	    "       authmilter-check spf --ip IP --mail-from ADDR --helo NAME\n"
 	    "           [--dns-conf FILE] [--dns-timeout S]\n",
 	    stderr);
@@ -78,6 +84,7 @@ static const struct option long_opts[] = {
     {"helo", required_argument, NULL, 'h'},
     {"mail-from", required_argument, NULL, 'm'},
     {"auth", required_argument, NULL, 'u'},
+    {"daemon-name", required_argument, NULL, 'n'},
     {NULL, 0, NULL, 0},
 };
 
@@ -119,6 +126,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'u':
 			o->auth = optarg;
+			break;
+		case 'n':
+			o->daemon_name = optarg;
 			break;
 		default:
 			usage();
@@ -314,6 +324,7 @@ cmd_message(int argc, char **argv)
 	if ((m = msgauth_new()) == NULL)
 		return 1;
 	msgauth_connect(m, "client", o.ip ? o.ip : "192.0.2.1");
+	msgauth_daemon_name(m, o.daemon_name);
 	msgauth_helo(m, o.helo ? o.helo : "client.example");
 	msgauth_mailfrom(m, ctx, o.mail_from ? o.mail_from : "<>", o.auth, &r);
 	if (r.verdict != MSGAUTH_CONTINUE) {
@@ -363,12 +374,14 @@ cmd_sign(int argc, char **argv)
 	if ((m = msgauth_new()) == NULL || (copy = tmpfile()) == NULL)
 		return 1;
 	msgauth_connect(m, "localhost", o.ip ? o.ip : "127.0.0.1");
+	msgauth_daemon_name(m, o.daemon_name);
 	msgauth_helo(m, "localhost");
 	msgauth_mailfrom(m, ctx, o.mail_from ? o.mail_from : "<>", o.auth, &r);
 	if (!msgauth_outbound(m)) {
 		fprintf(stderr,
-		    "authmilter-check: %s is not in trusted_networks "
-		    "and no --auth was given: nothing to sign\n",
+		    "authmilter-check: %s is not in sign_networks and "
+		    "neither --auth nor a --daemon-name in sign_daemon_names "
+		    "was given: nothing to sign\n",
 		    o.ip ? o.ip : "127.0.0.1");
 		return 1;
 	}

@@ -196,6 +196,9 @@ cb_negotiate(SMFICTX *smfi, unsigned long f0, unsigned long f1,
 	*pf2 = 0;
 	*pf3 = 0;
 	if (f0 & SMFIF_SETSYMLIST) {
+		/* {daemon_name}: Postfix sends it at connect by default
+		 * (milter_connect_macros); asked for all the same. */
+		smfi_setsymlist(smfi, SMFIM_CONNECT, "{daemon_name}");
 		smfi_setsymlist(smfi, SMFIM_ENVFROM, "i {auth_authen}");
 		smfi_setsymlist(smfi, SMFIM_EOM, "i");
 	}
@@ -219,6 +222,7 @@ cb_connect(SMFICTX *smfi, char *hostname, _SOCK_ADDR *sa)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
 		    addr, sizeof(addr));
 	msgauth_connect(c->m, hostname, addr[0] ? addr : NULL);
+	msgauth_daemon_name(c->m, smfi_getsymval(smfi, "{daemon_name}"));
 	return cb_noreply_or(smfi, SMFIP_NR_CONN);
 }
 

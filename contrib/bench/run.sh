@@ -175,7 +175,7 @@ user = "$u";
 pidfile = "";
 authserv_id = "mx.bench.test";
 log_level = "notice";
-trusted_networks = ["127.0.0.0/8", "::1/128"];
+sign_networks = ["127.0.0.0/8", "::1/128"];
 dns: { unbound_conf = "$W/dns.conf"; timeout = 5.0; };
 spf: { enabled = true; helo = true; reject_fail = false; received_spf = true; };
 dkim: { verify = true; sign: {

@@ -63,6 +63,8 @@ struct ld {
 	const char             *file;
 	const config_setting_t *keys;  /* dkim.sign.keys, resolved after */
 	const config_setting_t *table; /* dkim.sign.table, after the keys */
+	const config_setting_t *trusted_set; /* trusted_networks in the file */
+	bool                    sign_networks_set;
 };
 
 enum opt_type {
@@ -496,14 +498,16 @@ set_authserv_id(struct ld *ld, const config_setting_t *s, void *base,
 	return set_string(ld, &ld->c->authserv_id, v);
 }
 
+static void free_strv(char **v, size_t n);
+
+/* An array of CIDRs into *list_r and *n_r (replacing the default). */
 static int
-set_trusted(struct ld *ld, const config_setting_t *s, void *base,
-    const struct opt *o, const char *path)
+set_cidrs(struct ld *ld, const config_setting_t *s, const char *path,
+    struct cidr **list_r, size_t *n_r)
 {
 	int          n = config_setting_length(s), i;
 	struct cidr *list;
 
-	(void)base, (void)o;
 	list = calloc(n > 0 ? (size_t)n : 1, sizeof(*list));
 	if (list == NULL)
 		return ld_oom(ld);
@@ -517,9 +521,67 @@ set_trusted(struct ld *ld, const config_setting_t *s, void *base,
 			return ld_err(ld, e, "bad CIDR \"%s\" in %s", v, path);
 		}
 	}
-	free(ld->c->trusted);
-	ld->c->trusted = list;
-	ld->c->ntrusted = (size_t)n;
+	free(*list_r);
+	*list_r = list;
+	*n_r = (size_t)n;
+	return 0;
+}
+
+static int
+set_trusted(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	(void)base, (void)o;
+	ld->trusted_set = s;
+	return set_cidrs(ld, s, path, &ld->c->trusted, &ld->c->ntrusted);
+}
+
+static int
+set_sign_networks(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	(void)base, (void)o;
+	ld->sign_networks_set = true;
+	return set_cidrs(
+	    ld, s, path, &ld->c->sign_networks, &ld->c->nsign_networks);
+}
+
+/* sign_daemon_names: the values of the MTA's {daemon_name} macro whose
+ * mail is signed; compared exactly (Postfix passes the text of
+ * milter_macro_daemon_name as written). */
+static int
+set_daemon_names(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	int    n = config_setting_length(s), i;
+	char **v;
+
+	(void)base, (void)o;
+	if ((v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v))) == NULL)
+		return ld_oom(ld);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *d = config_setting_get_string(e);
+		const char *q;
+
+		for (q = d; *q > ' ' && *q < 0x7f; q++)
+			;
+		if (*d == '\0' || *q != '\0' || strlen(d) > 255) {
+			free_strv(v, (size_t)i);
+			return ld_err(ld, e,
+			    "bad daemon name \"%s\" in %s: 1-255 printable "
+			    "characters, no space",
+			    d, path);
+		}
+		if ((v[i] = strdup(d)) == NULL) {
+			free_strv(v, (size_t)i);
+			return ld_oom(ld);
+		}
+	}
+	free_strv(ld->c->sign_daemon_names, ld->c->nsign_daemon_names);
+	ld->c->sign_daemon_names = v;
+	ld->c->nsign_daemon_names = (size_t)n;
 	return 0;
 }
 
@@ -890,6 +952,9 @@ static const struct opt top_opts[] = {
     {ENUM("log_level", C(log_level), level_names)},
     {STR("authserv_id", set_authserv_id)},
     {.name = "trusted_networks", .type = OT_STRS, .set = set_trusted},
+    {.name = "sign_networks", .type = OT_STRS, .set = set_sign_networks},
+    {BOOL("sign_authenticated", C(sign_authenticated))},
+    {.name = "sign_daemon_names", .type = OT_STRS, .set = set_daemon_names},
     {ENUM("on_dns_error", C(on_dns_error), on_error_names)},
     {ENUM("on_internal_error", C(on_internal_error), on_error_names)},
     {.name = "message_timeout",
@@ -1403,6 +1468,9 @@ conf_new(void)
 	c->user = strdup("authmilter");
 	c->authserv_id = default_authserv_id();
 	c->trusted = calloc(NELEM(default_trusted), sizeof(*c->trusted));
+	c->sign_networks =
+	    calloc(NELEM(default_trusted), sizeof(*c->sign_networks));
+	c->sign_authenticated = true;
 	c->dkim.sign.headers =
 	    strv_dup(default_sign_headers, NELEM(default_sign_headers));
 	c->dkim.sign.oversign =
@@ -1412,14 +1480,17 @@ conf_new(void)
 	if (c->dkim.sign.oversign != NULL)
 		c->dkim.sign.noversign = NELEM(default_oversign);
 	if (c->socket == NULL || c->user == NULL || c->authserv_id == NULL ||
-	    c->trusted == NULL || c->dkim.sign.headers == NULL ||
-	    c->dkim.sign.oversign == NULL) {
+	    c->trusted == NULL || c->sign_networks == NULL ||
+	    c->dkim.sign.headers == NULL || c->dkim.sign.oversign == NULL) {
 		conf_unref(c);
 		return NULL;
 	}
-	for (i = 0; i < NELEM(default_trusted); i++)
+	for (i = 0; i < NELEM(default_trusted); i++) {
 		if (cidr_parse(&c->trusted[i], default_trusted[i]))
 			c->ntrusted++;
+		if (cidr_parse(&c->sign_networks[i], default_trusted[i]))
+			c->nsign_networks++;
+	}
 	return o;
 }
 
@@ -1477,6 +1548,15 @@ conf_load(const char *file, struct am_err *err)
 		goto out;
 	if (check_times(&ld, &cf) < 0)
 		goto out;
+	/* Before wave 3, trusted_networks made mail outbound: a file that
+	 * lists relays there and says nothing of sign_networks may expect
+	 * them to be signed for. */
+	if (ld.trusted_set != NULL && !ld.sign_networks_set &&
+	    ld_warn(&ld, ld.trusted_set,
+		"trusted_networks no longer makes mail signed: list the "
+		"networks whose mail is signed in sign_networks (default: "
+		"loopback only)") < 0)
+		goto out;
 	if (ld.keys != NULL && load_keys(&ld) < 0)
 		goto out;
 	if (ld.table != NULL && load_table(&ld) < 0)
@@ -1519,6 +1599,8 @@ conf_unref(struct am_conf *c)
 	free(c->pidfile);
 	free(c->authserv_id);
 	free(c->trusted);
+	free(c->sign_networks);
+	free_strv(c->sign_daemon_names, c->nsign_daemon_names);
 	free(c->dns.unbound_conf);
 	free(c->dns.trust_anchor);
 	free_strv(c->dkim.sign.headers, c->dkim.sign.nheaders);
@@ -1543,6 +1625,30 @@ conf_trusted(const struct am_conf *c, const struct ipaddr *ip)
 
 	for (i = 0; i < c->ntrusted; i++)
 		if (cidr_match(&c->trusted[i], ip))
+			return true;
+	return false;
+}
+
+bool
+conf_sign_network(const struct am_conf *c, const struct ipaddr *ip)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsign_networks; i++)
+		if (cidr_match(&c->sign_networks[i], ip))
+			return true;
+	return false;
+}
+
+bool
+conf_sign_daemon(const struct am_conf *c, const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return false;
+	for (i = 0; i < c->nsign_daemon_names; i++)
+		if (strcmp(c->sign_daemon_names[i], name) == 0)
 			return true;
 	return false;
 }

@@ -87,18 +87,23 @@ struct am_conf {
 	 * ..." for -n, start-up and reloads to print: RSA signing keys under
 	 * 2048 bits (RFC 8301 3.2), signing-table rows whose keys cannot align
 	 * with the From domains of their pattern. */
-	char             **warnings;
-	size_t             nwarnings;
-	char              *socket;
-	char              *socket_path; /* local:/unix: path; else NULL */
-	unsigned int       socket_mode; /* for local sockets; default 0660 */
-	char              *user;        /* NULL (""): stay; refused as root */
-	char              *pidfile;     /* NULL (""): none */
-	int                syslog_facility; /* LOG_MAIL etc. */
-	int                log_level;       /* LOG_L_* from log.h */
-	char              *authserv_id;     /* default: the host name */
-	struct cidr       *trusted;
-	size_t             ntrusted;
+	char       **warnings;
+	size_t       nwarnings;
+	char        *socket;
+	char        *socket_path;     /* local:/unix: path; else NULL */
+	unsigned int socket_mode;     /* for local sockets; default 0660 */
+	char        *user;            /* NULL (""): stay; refused as root */
+	char        *pidfile;         /* NULL (""): none */
+	int          syslog_facility; /* LOG_MAIL etc. */
+	int          log_level;       /* LOG_L_* from log.h */
+	char        *authserv_id;     /* default: the host name */
+	struct cidr *trusted;         /* relays: verified, never signed for */
+	size_t       ntrusted;
+	struct cidr *sign_networks; /* signing sources: msgauth_mailfrom */
+	size_t       nsign_networks;
+	bool         sign_authenticated; /* default true */
+	char       **sign_daemon_names;  /* {daemon_name} values */
+	size_t       nsign_daemon_names;
 	enum conf_on_error on_dns_error;
 	enum conf_on_error on_internal_error;
 	/* Seconds a message's checks have, from MAIL FROM (see
@@ -177,6 +182,11 @@ int conf_socket_check(const char *spec, struct am_err *err);
 void conf_keys(void (*fn)(const char *path, void *arg), void *arg);
 /* True when the client address is in trusted_networks. */
 bool conf_trusted(const struct am_conf *, const struct ipaddr *);
+/* True when the client address is in sign_networks. */
+bool conf_sign_network(const struct am_conf *, const struct ipaddr *);
+/* True when name (the MTA's {daemon_name}; NULL: none) is in
+ * sign_daemon_names. */
+bool conf_sign_daemon(const struct am_conf *, const char *name);
 /* The first signing-table row whose pattern matches addr (local@domain,
  * not NULL; compared case-insensitively; '*' matches any run of
  * characters, including none), or NULL. No recursion: at most

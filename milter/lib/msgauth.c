@@ -113,6 +113,7 @@ struct msgauth {
 	struct ipaddr addr;
 	bool          have_addr;
 	char         *helo;
+	char         *daemon_name; /* the MTA's {daemon_name}, or NULL */
 
 	/* The message: ctx is set from MAIL FROM to end of message. */
 	struct msgauth_ctx *ctx;
@@ -519,6 +520,7 @@ msgauth_free(struct msgauth *m)
 	hdr_list_free(m->hdrs);
 	free(m->hostname);
 	free(m->helo);
+	free(m->daemon_name);
 	free(m);
 }
 
@@ -532,6 +534,13 @@ msgauth_connect(struct msgauth *m, const char *hostname, const char *addr)
 		ipaddr_str(&m->addr, m->addr_text, sizeof(m->addr_text));
 	else
 		m->addr_text[0] = '\0';
+}
+
+void
+msgauth_daemon_name(struct msgauth *m, const char *name)
+{
+	free(m->daemon_name);
+	m->daemon_name = name != NULL ? strdup(name) : NULL;
 }
 
 void
@@ -742,8 +751,15 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 		    "local error, try again later");
 		return;
 	}
-	m->outbound = (auth_authen != NULL && auth_authen[0] != '\0') ||
-		      (m->have_addr && conf_trusted(c, &m->addr));
+	/* Outbound (sign, do not verify) only for a signing source, as the
+	 * MTA tells: an authenticated client, the service named for
+	 * submission, a network of our own senders. A relay in
+	 * trusted_networks is none of these by itself: mail it passes on
+	 * claiming one of our domains is checked like any other. */
+	m->outbound = (c->sign_authenticated && auth_authen != NULL &&
+			  auth_authen[0] != '\0') ||
+		      conf_sign_daemon(c, m->daemon_name) ||
+		      (m->have_addr && conf_sign_network(c, &m->addr));
 	/* The null path's SPF identity is the HELO name (RFC 7208 2.4); a
 	 * path without a usable domain has none (RFC 7208 4.3). */
 	st = mailaddr_parse_path(from, strlen(from), &path, NULL);

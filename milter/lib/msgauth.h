@@ -5,6 +5,7 @@
  *
  *	m = msgauth_new(ctx);
  *	msgauth_connect(m, "client.example", "192.0.2.1");
+ *	msgauth_daemon_name(m, "ORIGINATING");    (optional)
  *	msgauth_helo(m, "client.example");
  *	for each message:
  *		msgauth_mailfrom(m, "<a@example.org>", auth_authen, reply);
@@ -114,6 +115,11 @@ void            msgauth_free(struct msgauth *); /* NULL ok; aborts a message */
 /* addr: the client's IP address in text form, NULL or unparsable for a
  * local (non-IP) connection. hostname: the MTA's name for it. */
 void msgauth_connect(struct msgauth *, const char *hostname, const char *addr);
+/* The MTA's name for the service the client reached (Postfix's
+ * {daemon_name}, milter_macro_daemon_name; Sendmail's DaemonPortOptions
+ * Name), or NULL when it sent none. Connection-wide; a message is signed
+ * when it is in sign_daemon_names. */
+void msgauth_daemon_name(struct msgauth *, const char *name);
 void msgauth_helo(struct msgauth *, const char *helo);
 /* Starts a message on ctx (a reference is taken until eom/abort). from is
  * the MAIL FROM argument as the MTA gives it ("<a@b>", "<>"); auth_authen

@@ -122,7 +122,7 @@ write_conf() {
 	cat >"conf/$name.conf" <<EOC
 authserv_id = "mx.example.test";
 user = "";
-trusted_networks = ["127.0.0.0/8"];
+sign_networks = ["127.0.0.0/8"];
 dns: { unbound_conf = "$DNS_CONF"; };
 dkim: {
 	sign: {
@@ -154,7 +154,7 @@ else
 fi
 rm -f "$3.tmp"'
 # IN OUT ERR: authmilter-check message, inbound from a client outside
-# trusted_networks.
+# sign_networks.
 AM_VERIFY='
 [ -f "$1" ] || exit 0
 "$CHECK" message --ip 192.0.2.1 --helo mail.example.net \

@@ -20,7 +20,7 @@ user = "$AM_USER";
 pidfile = "$T_TMP/am.pid";
 authserv_id = "mx.test";
 log_level = "info";
-trusted_networks = ["127.0.0.0/8", "::1/128"];
+sign_networks = ["127.0.0.0/8", "::1/128"];
 dns: { unbound_conf = "$DNS_CONF"; timeout = 2.0; };
 $2
 EOC

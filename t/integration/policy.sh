@@ -5,7 +5,8 @@
 # same domain passes; quarantine to the hold queue or only marked;
 # enforce = false only records; a DMARC temperror defers p=reject but
 # not p=none; the HELO argument stays quoted in Received-SPF), outbound
-# signing for a trusted network and for SMTP AUTH, and signatures over
+# signing by what the MTA tells (sign_networks, SMTP AUTH, {daemon_name})
+# and none for a trusted relay, and signatures over
 # dkim.max_signatures noted in the A-R and the log line.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
@@ -100,21 +101,46 @@ t_eq "enforce=false: dmarc=fail recorded" \
     "$(printf '%s\n' "$out" | grep -c 'Authentication-Results:.*dmarc=fail (p=reject sp=reject dis=reject)')" 1
 am_stop
 
-# 5. Outbound: a trusted client and an authenticated one get signed (RSA
-# and Ed25519), with no A-R; an external unauthenticated one does not.
-am_conf "$T_TMP/am.conf" "$(sed -n '/^dkim:/,$p' "$T_TMP/sign.conf")"
+# 5. Outbound: a client in sign_networks, an authenticated one and one on
+# the service named ORIGINATING get signed (RSA and Ed25519), with no A-R;
+# an external unauthenticated one does not, nor does a relay that is only
+# in trusted_networks (the spoof of issue 13: it is verified, and the
+# p=reject failure is refused), nor another {daemon_name}.
+am_conf "$T_TMP/am.conf" "trusted_networks = [\"192.0.2.0/24\"];
+sign_daemon_names = [\"ORIGINATING\"];
+$(sed -n '/^dkim:/,$p' "$T_TMP/sign.conf")"
 am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
 out=$(miltc_run --ip 127.0.0.1 --helo localhost --mail-from alice@bank.test < "$data/signed.src")
-t_eq "trusted network: two signatures inserted at the top" \
+t_eq "sign_networks: two signatures inserted at the top" \
     "$(printf '%s\n' "$out" | grep -c '^insheader 0 DKIM-Signature: v=1; a=\(rsa\|ed25519\)-sha256;')" 2
-t_eq "trusted network: no A-R" "$(printf '%s\n' "$out" | grep -c 'Authentication-Results')" 0
-t_eq "trusted network: the log line names each signature" \
+t_eq "sign_networks: no A-R" "$(printf '%s\n' "$out" | grep -c 'Authentication-Results')" 0
+t_eq "sign_networks: the log line names each signature" \
     "$(grep -c ': dkim-sign=signed header.d=bank.test header.s=s1 header.a=rsa-sha256 dkim-sign=signed header.d=bank.test header.s=e1 header.a=ed25519-sha256 outbound signatures=2 action=accept$' "$T_TMP/am.log")" 1
 out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test \
     --macro 'mail:{auth_authen}=alice' < "$data/signed.src")
 t_eq "SMTP AUTH: signed" "$(printf '%s\n' "$out" | grep -c '^insheader 0 DKIM-Signature:')" 2
+out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test \
+    --macro 'connect:{daemon_name}=ORIGINATING' < "$data/signed.src")
+t_eq "daemon_name ORIGINATING: signed" "$(printf '%s\n' "$out" | grep -c '^insheader 0 DKIM-Signature:')" 2
+out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test \
+    --macro 'connect:{daemon_name}=mx.test' < "$data/signed.src")
+t_eq "another daemon_name: not signed" "$(printf '%s\n' "$out" | grep -c 'DKIM-Signature')" 0
 out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test < "$data/signed.src")
 t_eq "unauthenticated outsider: not signed" "$(printf '%s\n' "$out" | grep -c 'DKIM-Signature')" 0
+out=$(miltc_run --ip 192.0.2.20 --helo relay.mx.test --mail-from alice@bank.test < "$data/signed.src")
+t_eq "trusted relay: not signed" "$(printf '%s\n' "$out" | grep -c 'DKIM-Signature')" 0
+t_eq "trusted relay: verified, dmarc=fail" \
+    "$(printf '%s\n' "$out" | grep -c 'Authentication-Results: mx.test;.*dmarc=fail')" 1
+t_eq "trusted relay: the p=reject spoof refused" "$(reply eom "$out" | cut -d' ' -f1-5)" \
+    "reply eom: reject 550 5.7.1"
+am_stop
+am_conf "$T_TMP/am.conf" "sign_authenticated = false;
+$(sed -n '/^dkim:/,$p' "$T_TMP/sign.conf")"
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+out=$(miltc_run --ip 198.51.100.7 --helo laptop --mail-from alice@bank.test \
+    --macro 'mail:{auth_authen}=alice' < "$data/signed.src")
+t_eq "sign_authenticated = false: SMTP AUTH alone does not sign" \
+    "$(printf '%s\n' "$out" | grep -c 'DKIM-Signature')" 0
 am_stop
 
 # 6. Signatures over dkim.max_signatures: not checked, but said so.

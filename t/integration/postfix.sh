@@ -4,14 +4,20 @@
 # on a free loopback port) with smtpd_milters pointing at authmilter on
 # an inet socket, relaying everything to smtp-sink, which writes each
 # message to a file. swaks sends; XCLIENT presents an outside client
-# address for inbound mail (127.0.0.0/8 is a trusted network). Checks:
+# address for inbound mail. Both layouts on one host: the inbound port
+# is verified, a second smtpd (the submission service, with
+# milter_macro_daemon_name = ORIGINATING) is signed; authmilter has
+# sign_networks = [] and 127.0.0.0/8 only as trusted_networks. Checks:
 # 1. inbound mail with valid SPF, DKIM and DMARC arrives with one A-R
 #    field from us: spf=pass, dkim=pass (both signatures), dmarc=pass;
 # 2. a forged A-R with our authserv-id is gone, another server's is kept;
 # 3. a spoof of the p=reject domain gets 550 5.7.1 at end of DATA and
 #    nothing arrives;
-# 4. mail submitted from 127.0.0.1 arrives DKIM-signed (RSA and Ed25519)
-#    and dkimpy verifies both signatures;
+# 4. mail submitted on the submission port arrives DKIM-signed (RSA and
+#    Ed25519) and dkimpy verifies both signatures;
+# 4b. the same From: alice@bank.test sent from 127.0.0.1 (a trusted
+#    network) to the inbound port is not signed: verified, and the
+#    p=reject failure refused;
 # 5. header fields of 90 KiB and 200 KiB arrive with our A-R field;
 # 6. with authmilter stopped, milter_default_action = tempfail gives
 #    451 4.7.1 at MAIL FROM.
@@ -77,15 +83,15 @@ pf_procs() {
 }
 trap 'pf_stop; t_cleanup' EXIT
 
-# Three free loopback ports: smtpd, the sink, authmilter.
+# Four free loopback ports: smtpd, the sink, authmilter, submission.
 set -- $($PY -c '
 import socket
-ss = [socket.socket() for _ in range(3)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))
 ')
-SMTPD_PORT=$1 SINK_PORT=$2 AM_PORT=$3
+SMTPD_PORT=$1 SINK_PORT=$2 AM_PORT=$3 SUBMIT_PORT=$4
 
 # --- keys (made by authmilter-keygen) and the zone ---
 mkdir -p "$T_TMP/keys"
@@ -121,11 +127,14 @@ keys='keys = (
 table = ( { from = "*@bank.test"; keys = ["rsa", "ed"]; } );'
 printf 'authserv_id = "mx.test";\ndkim: { sign: {\n%s\n}; };\n' "$keys" > "$T_TMP/sign.conf"
 
-# --- authmilter: verifies inbound mail, signs mail from 127.0.0.0/8 ---
+# --- authmilter: verifies inbound mail, signs the submission service's ---
 am_conf "$T_TMP/am.conf" "dkim: { sign: {
 $keys
 }; };"
-sed -i "s|^socket = .*|socket = \"inet:$AM_PORT@127.0.0.1\";|" "$T_TMP/am.conf"
+sed -i -e "s|^socket = .*|socket = \"inet:$AM_PORT@127.0.0.1\";|" \
+    -e 's|^sign_networks = .*|sign_networks = [];\
+sign_daemon_names = ["ORIGINATING"];\
+trusted_networks = ["127.0.0.0/8"];|' "$T_TMP/am.conf"
 am_start_inet "$T_TMP/am.conf" "$AM_PORT" || { t_fail "authmilter starts"; t_done; exit 1; }
 
 # --- the sink: smtp-sink writes each message to $SINK/msg.RANDOM ---
@@ -142,6 +151,7 @@ chown postfix "$PF/data"
 for f in main.cf master.cf; do
 	sed -e "s|@DIR@|$PF|g" -e "s|@SMTPD_PORT@|$SMTPD_PORT|g" \
 	    -e "s|@SINK_PORT@|$SINK_PORT|g" -e "s|@AM_PORT@|$AM_PORT|g" \
+	    -e "s|@SUBMIT_PORT@|$SUBMIT_PORT|g" \
 	    "$top_srcdir/t/data/postfix/$f.in" > "$PF_ETC/$f"
 done
 # `postfix check` creates the queue subdirectories with their owners.
@@ -157,11 +167,13 @@ if ! postfix -c "$PF_ETC" start >"$T_TMP/pf-start.log" 2>&1; then
 	exit 1
 fi
 n=100
-while ! { tcp_listening "$SMTPD_PORT" && tcp_listening "$SINK_PORT"; } && [ $n -gt 0 ]; do
+while ! { tcp_listening "$SMTPD_PORT" && tcp_listening "$SINK_PORT" &&
+    tcp_listening "$SUBMIT_PORT"; } && [ $n -gt 0 ]; do
 	sleep 0.1
 	n=$((n - 1))
 done
-if tcp_listening "$SMTPD_PORT" && tcp_listening "$SINK_PORT"; then
+if tcp_listening "$SMTPD_PORT" && tcp_listening "$SINK_PORT" &&
+    tcp_listening "$SUBMIT_PORT"; then
 	t_ok "postfix and the sink listen"
 else
 	t_fail "postfix and the sink listen" "$(cat "$T_TMP/pf-start.log" "$T_TMP/sink.log" "$PF/maillog" 2>/dev/null)"
@@ -174,7 +186,7 @@ fi
 send() {
 	name=$1 file=$2
 	shift 2
-	swaks --server "127.0.0.1:$SMTPD_PORT" --timeout 30 --data "@$file" "$@" \
+	swaks --server "127.0.0.1:${PORT:-$SMTPD_PORT}" --timeout 30 --data "@$file" "$@" \
 	    > "$T_TMP/$name.swaks" 2>&1
 }
 # inbound NAME MESSAGE-FILE ADDR HELO MAIL-FROM: from an outside client,
@@ -276,9 +288,9 @@ t_eq "spoof: 550 5.7.1 at end of DATA" "$(reply_to spoof .)" \
     "550 5.7.1 Email rejected per DMARC policy for bank.test"
 t_eq "spoof: MAIL FROM was accepted" "$(reply_to spoof 'MAIL FROM:' | cut -c1-3)" 250
 
-# 4. Submission from a trusted network (127.0.0.1, no XCLIENT): signed.
+# 4. Submission on the ORIGINATING service (127.0.0.1, no XCLIENT): signed.
 msg submit 'Alice <alice@bank.test>' 'Outbound' | sed 's/^To: .*/To: carol@elsewhere.test/' > "$T_TMP/submit.eml"
-send submit "$T_TMP/submit.eml" --helo localhost --from alice@bank.test --to carol@elsewhere.test
+PORT=$SUBMIT_PORT send submit "$T_TMP/submit.eml" --helo localhost --from alice@bank.test --to carol@elsewhere.test
 if f=$(arrived submit); then
 	t_ok "submission: delivered to the sink"
 	t_eq "submission: no A-R field" "$(header Authentication-Results "$f" | grep -c .)" 0
@@ -291,6 +303,19 @@ if f=$(arrived submit); then
 	    "d=bank.test s=pf1 a=rsa-sha256 pass|d=bank.test s=pf2 a=ed25519-sha256 pass|"
 else
 	t_fail "submission: delivered to the sink" "$(cat "$T_TMP/submit.swaks")" "$(tail -n 5 "$PF/maillog")"
+fi
+
+# 4b. The spoof of issue 13: From alice@bank.test, from 127.0.0.1 (a
+# trusted network, not a signing source) to the inbound port. Verified,
+# not signed: DMARC fails and p=reject refuses it.
+msg relayspoof 'Alice <alice@bank.test>' 'Not ours to sign' > "$T_TMP/relayspoof.eml"
+send relayspoof "$T_TMP/relayspoof.eml" --helo localhost --from alice@bank.test --to bob@mx.test
+t_eq "trusted relay on the inbound port: 550 5.7.1, not signed" "$(reply_to relayspoof .)" \
+    "550 5.7.1 Email rejected per DMARC policy for bank.test"
+if wait_log "dmarc=fail header.from=bank.test policy.dmarc=reject action=reject"; then
+	t_ok "trusted relay on the inbound port: verified (log line)"
+else
+	t_fail "trusted relay on the inbound port: verified (log line)" "$(tail -n 3 "$T_TMP/am.log")"
 fi
 
 # 5. Header fields of 90 KiB and 200 KiB arrive, with our A-R field.

@@ -224,6 +224,17 @@ static const struct {
 	"bad CIDR \"10.0.0/8\" in trusted_networks"},
     {"bad IPv6 CIDR", "trusted_networks = [\"::1/129\"];\n", 1,
 	"bad CIDR \"::1/129\" in trusted_networks"},
+    {"bad CIDR in sign_networks", "sign_networks = [\"10.0.0.0/40\"];\n", 1,
+	"bad CIDR \"10.0.0.0/40\" in sign_networks"},
+    {"sign_authenticated not a bool", "sign_authenticated = \"yes\";\n", 1,
+	"sign_authenticated must be true or false"},
+    {"daemon name with a space",
+	"sign_daemon_names = [\"ORIGINATING\",\n \"a b\"];\n", 2,
+	"bad daemon name \"a b\" in sign_daemon_names: 1-255 printable "
+	"characters, no space"},
+    {"empty daemon name", "sign_daemon_names = [\"\"];\n", 1,
+	"bad daemon name \"\" in sign_daemon_names: 1-255 printable "
+	"characters, no space"},
     {"socket port 0", "socket = \"inet:0@127.0.0.1\";\n", 1,
 	"bad socket \"inet:0@127.0.0.1\": the port must be 1-65535"},
     {"socket port too large", "socket = \"inet:65536@localhost\";\n", 1,
@@ -634,6 +645,10 @@ check_defaults(const struct am_conf *c)
 	t_assert_int_eq(c->log_level, LOG_L_INFO);
 	t_assert_str_eq(c->authserv_id, host);
 	t_assert_int_eq(c->ntrusted, 2);
+	t_assert_int_eq(c->nsign_networks, 2);
+	t_assert(c->sign_authenticated);
+	t_assert_int_eq(c->nsign_daemon_names, 0);
+	t_assert(!conf_sign_daemon(c, NULL) && !conf_sign_daemon(c, ""));
 	t_assert_int_eq(c->on_dns_error, CONF_TEMPFAIL);
 	t_assert_int_eq(c->on_internal_error, CONF_TEMPFAIL);
 	t_assert(c->dns.unbound_conf == NULL);
@@ -704,6 +719,9 @@ static const char *full_conf =
     "log_level = \"debug\";\n"
     "authserv_id = \"mx.example.net\";\n"
     "trusted_networks = [\"192.0.2.0/24\", \"2001:db8::/32\"];\n"
+    "sign_networks = [\"198.51.100.0/24\"];\n"
+    "sign_authenticated = false;\n"
+    "sign_daemon_names = [\"ORIGINATING\", \"submission\"];\n"
     "on_dns_error = \"accept\";\n"
     "on_internal_error = \"accept\";\n"
     "dns: { unbound_conf = \"@D@/unbound.conf\";\n"
@@ -763,6 +781,11 @@ test_full(void)
 	t_assert_int_eq(c->log_level, LOG_L_DEBUG);
 	t_assert_str_eq(c->authserv_id, "mx.example.net");
 	t_assert_int_eq(c->ntrusted, 2);
+	t_assert_int_eq(c->nsign_networks, 1);
+	t_assert(!c->sign_authenticated);
+	t_assert_int_eq(c->nsign_daemon_names, 2);
+	t_assert(conf_sign_daemon(c, "submission"));
+	t_assert(!conf_sign_daemon(c, "Submission"));
 	t_assert_int_eq(c->on_dns_error, CONF_ACCEPT);
 	t_assert_int_eq(c->on_internal_error, CONF_ACCEPT);
 	s = subst("@D@/unbound.conf");
@@ -818,7 +841,7 @@ test_full(void)
 		t_assert_int_eq(r[0].nkeys, 2);
 		t_assert(r[0].keys[0] == &c->dkim.sign.keys[0]);
 		t_assert(r[0].keys[1] == &c->dkim.sign.keys[2]);
-		t_assert_int_eq(r[0].line, 23);
+		t_assert_int_eq(r[0].line, 26);
 		t_assert_int_eq(r[1].nkeys, 1);
 		t_assert(r[1].keys[0] == &c->dkim.sign.keys[1]);
 	}
@@ -961,6 +984,61 @@ test_trusted(void)
 		t_assert_int_eq(c->ntrusted, 0);
 		t_assert(!trusted(c, "127.0.0.1"));
 	}
+	conf_unref(c);
+}
+
+static bool
+sign_net(const struct am_conf *c, const char *a)
+{
+	struct ipaddr ip;
+
+	if (!ipaddr_parse(&ip, a))
+		abort();
+	return conf_sign_network(c, &ip);
+}
+
+/* Direction (issue 13): sign_networks apart from trusted_networks, and a
+ * warning for a file written when trusted_networks meant "sign". */
+static void
+test_direction(void)
+{
+	struct am_conf *c = conf_default();
+	struct am_err   err = {{0}};
+	char           *want;
+
+	t_case("sign_networks: loopback by default");
+	t_assert(sign_net(c, "127.0.0.1") && sign_net(c, "::1"));
+	t_assert(!sign_net(c, "192.0.2.1"));
+	conf_unref(c);
+
+	t_case("sign_networks: apart from trusted_networks");
+	c = load_text("direction.conf",
+	    "trusted_networks = [\"192.0.2.0/24\"];\n"
+	    "sign_networks = [\"198.51.100.0/24\"];\n",
+	    &err);
+	t_assert(c != NULL);
+	if (c == NULL)
+		return;
+	t_assert(trusted(c, "192.0.2.9") && !sign_net(c, "192.0.2.9"));
+	t_assert(sign_net(c, "198.51.100.9") && !trusted(c, "198.51.100.9"));
+	t_assert(!sign_net(c, "127.0.0.1"));
+	t_assert_int_eq(c->nwarnings, 0);
+	conf_unref(c);
+
+	t_case("trusted_networks without sign_networks: a warning");
+	c = load_text("direction.conf",
+	    "# relays\ntrusted_networks = [\"192.0.2.0/24\"];\n", &err);
+	t_assert(c != NULL);
+	if (c == NULL)
+		return;
+	want = subst("@D@/direction.conf:2: warning: trusted_networks no "
+		     "longer makes mail signed: list the networks whose mail "
+		     "is signed in sign_networks (default: loopback only)");
+	t_assert_int_eq(c->nwarnings, 1);
+	if (c->nwarnings == 1)
+		t_assert_str_eq(c->warnings[0], want);
+	t_assert(sign_net(c, "127.0.0.1") && !sign_net(c, "192.0.2.9"));
+	free(want);
 	conf_unref(c);
 }
 
@@ -1210,6 +1288,7 @@ main(int argc, char **argv)
 	test_names();
 	test_sample();
 	test_trusted();
+	test_direction();
 	test_sign_match();
 	test_socket_check();
 	rc = t_done();
