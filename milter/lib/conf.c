@@ -585,6 +585,91 @@ set_daemon_names(struct ld *ld, const config_setting_t *s, void *base,
 	return 0;
 }
 
+/* dmarc.trusted_forwarders: each entry a CIDR (the client's address) or
+ * a host name (the client's forward-confirmed reverse DNS name). */
+static int
+set_forwarders(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	int          n = config_setting_length(s), i;
+	struct cidr *nets;
+	char       **names, norm[MAILADDR_DOMAIN_MAX + 1];
+	size_t       nn = 0, nh = 0;
+
+	(void)base, (void)o;
+	nets = calloc(n > 0 ? (size_t)n : 1, sizeof(*nets));
+	names = calloc(n > 0 ? (size_t)n : 1, sizeof(*names));
+	if (nets == NULL || names == NULL) {
+		free(nets);
+		free(names);
+		return ld_oom(ld);
+	}
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+
+		if (cidr_parse(&nets[nn], v)) {
+			nn++;
+			continue;
+		}
+		if (strchr(v, ':') != NULL || strchr(v, '/') != NULL ||
+		    !mailaddr_domain_normalize(v, strlen(v), norm) ||
+		    strchr(norm, '.') == NULL) {
+			free(nets);
+			free_strv(names, nh);
+			return ld_err(ld, e,
+			    "bad %s entry \"%s\": a CIDR or a host name", path,
+			    v);
+		}
+		if ((names[nh] = strdup(norm)) == NULL) {
+			free(nets);
+			free_strv(names, nh);
+			return ld_oom(ld);
+		}
+		nh++;
+	}
+	free(ld->c->dmarc.forwarder_nets);
+	free_strv(ld->c->dmarc.forwarder_names, ld->c->dmarc.nforwarder_names);
+	ld->c->dmarc.forwarder_nets = nets;
+	ld->c->dmarc.nforwarder_nets = nn;
+	ld->c->dmarc.forwarder_names = names;
+	ld->c->dmarc.nforwarder_names = nh;
+	return 0;
+}
+
+/* dmarc.exempt_domains: author domains, lower-case A-labels. */
+static int
+set_exempt(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	int    n = config_setting_length(s), i;
+	char **v, norm[MAILADDR_DOMAIN_MAX + 1];
+
+	(void)base, (void)o;
+	if ((v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v))) == NULL)
+		return ld_oom(ld);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *d = config_setting_get_string(e);
+
+		if (!mailaddr_domain_normalize(d, strlen(d), norm)) {
+			free_strv(v, (size_t)i);
+			return ld_err(
+			    ld, e, "bad domain \"%s\" in %s", d, path);
+		}
+		if ((v[i] = strdup(norm)) == NULL) {
+			free_strv(v, (size_t)i);
+			return ld_oom(ld);
+		}
+	}
+	free_strv(ld->c->dmarc.exempt_domains, ld->c->dmarc.nexempt_domains);
+	ld->c->dmarc.exempt_domains = v;
+	ld->c->dmarc.nexempt_domains = (size_t)n;
+	return 0;
+}
+
 /* dns.unbound_conf and dns.trust_anchor: "" is none, anything else must
  * be a readable regular file now, not at the first DNS query. */
 static int
@@ -940,6 +1025,8 @@ static const struct opt dmarc_opts[] = {
     {ENUM("pct", C(dmarc.pct), pct_names)},
     {BOOL("require_whole_body", C(dmarc.require_whole_body))},
     {BOOL("require_signed_instances", C(dmarc.require_signed_instances))},
+    {.name = "trusted_forwarders", .type = OT_STRS, .set = set_forwarders},
+    {.name = "exempt_domains", .type = OT_STRS, .set = set_exempt},
     {.name = NULL},
 };
 
@@ -1601,6 +1688,9 @@ conf_unref(struct am_conf *c)
 	free(c->trusted);
 	free(c->sign_networks);
 	free_strv(c->sign_daemon_names, c->nsign_daemon_names);
+	free(c->dmarc.forwarder_nets);
+	free_strv(c->dmarc.forwarder_names, c->dmarc.nforwarder_names);
+	free_strv(c->dmarc.exempt_domains, c->dmarc.nexempt_domains);
 	free(c->dns.unbound_conf);
 	free(c->dns.trust_anchor);
 	free_strv(c->dkim.sign.headers, c->dkim.sign.nheaders);
@@ -1649,6 +1739,42 @@ conf_sign_daemon(const struct am_conf *c, const char *name)
 		return false;
 	for (i = 0; i < c->nsign_daemon_names; i++)
 		if (strcmp(c->sign_daemon_names[i], name) == 0)
+			return true;
+	return false;
+}
+
+bool
+conf_forwarder_network(const struct am_conf *c, const struct ipaddr *ip)
+{
+	size_t i;
+
+	for (i = 0; i < c->dmarc.nforwarder_nets; i++)
+		if (cidr_match(&c->dmarc.forwarder_nets[i], ip))
+			return true;
+	return false;
+}
+
+bool
+conf_forwarder_name(const struct am_conf *c, const char *name)
+{
+	char   norm[MAILADDR_DOMAIN_MAX + 1];
+	size_t i;
+
+	if (!mailaddr_domain_normalize(name, strlen(name), norm))
+		return false;
+	for (i = 0; i < c->dmarc.nforwarder_names; i++)
+		if (strcmp(c->dmarc.forwarder_names[i], norm) == 0)
+			return true;
+	return false;
+}
+
+bool
+conf_dmarc_exempt(const struct am_conf *c, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < c->dmarc.nexempt_domains; i++)
+		if (strcmp(c->dmarc.exempt_domains[i], domain) == 0)
 			return true;
 	return false;
 }

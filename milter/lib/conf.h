@@ -155,6 +155,14 @@ struct am_conf {
 		enum conf_pct        pct;
 		bool                 require_whole_body; /* default true */
 		bool require_signed_instances;           /* default true */
+		/* Local policy: a failure is recorded, not enforced (RFC 9990
+		 * PolicyOverrideType trusted_forwarder, local_policy). */
+		struct cidr *forwarder_nets; /* trusted_forwarders CIDRs */
+		size_t       nforwarder_nets;
+		char       **forwarder_names; /* the host names, normalized */
+		size_t       nforwarder_names;
+		char       **exempt_domains; /* author domains, normalized */
+		size_t       nexempt_domains;
 	} dmarc;
 };
 
@@ -187,6 +195,14 @@ bool conf_sign_network(const struct am_conf *, const struct ipaddr *);
 /* True when name (the MTA's {daemon_name}; NULL: none) is in
  * sign_daemon_names. */
 bool conf_sign_daemon(const struct am_conf *, const char *name);
+/* True when the client address is in dmarc.trusted_forwarders. */
+bool conf_forwarder_network(const struct am_conf *, const struct ipaddr *);
+/* True when name (a verified PTR name, any case, trailing dot allowed) is
+ * a host name in dmarc.trusted_forwarders. */
+bool conf_forwarder_name(const struct am_conf *, const char *name);
+/* True when domain (normalized, as msgauth has it) is in
+ * dmarc.exempt_domains. */
+bool conf_dmarc_exempt(const struct am_conf *, const char *domain);
 /* The first signing-table row whose pattern matches addr (local@domain,
  * not NULL; compared case-insensitively; '*' matches any run of
  * characters, including none), or NULL. No recursion: at most

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "authres.h"
 #include "buf.h"
@@ -60,6 +61,10 @@
 /* Verified signatures handed to DMARC: the most dkim.max_signatures may
  * be. */
 #define MSGAUTH_MAX_DKIM CONF_MAX_SIGNATURES
+/* PTR names of the client checked against dmarc.trusted_forwarders: only
+ * names on that list get an address lookup, at most this many (RFC 7208
+ * 4.6.4 stops at 10 PTR names for the same reason). */
+#define MSGAUTH_MAX_FW_NAMES 10
 
 /* The resolver, shared by the contexts of successive reloads while the DNS
  * settings stay the same (so the cache survives a reload). */
@@ -141,8 +146,16 @@ struct msgauth {
 	bool                    sign_failed;
 	struct am_err           sign_err;
 	struct dmarc           *dm;
-	size_t                  nfrom_fields;
-	char                    from_domain[MAILADDR_DOMAIN_MAX + 1]; /* 1st */
+	/* dmarc.trusted_forwarders by host name: forward-confirmed reverse
+	 * DNS (the client's PTR names on the list, each resolving back to
+	 * the client's address), started at MAIL FROM. */
+	struct dns_query *fw_ptr;
+	struct dns_query *fw_addr[MSGAUTH_MAX_FW_NAMES];
+	size_t            nfw_addr;
+	bool              fw_started, fw_done;
+	bool              forwarder; /* a trusted forwarder (net or name) */
+	size_t            nfrom_fields;
+	char              from_domain[MAILADDR_DOMAIN_MAX + 1]; /* 1st */
 
 	/* The results and what the last end of message produced. */
 	struct result results[MSGAUTH_MAX_RESULTS];
@@ -162,6 +175,8 @@ struct msgauth {
 	size_t               nedits, edits_cap;
 	bool                 out_oom;
 	char                 quarantine_reason[300];
+	/* RFC 9990 PolicyOverrideType of the last DMARC result, or NULL. */
+	const char *dmarc_override;
 };
 
 /* --- contexts --- */
@@ -455,6 +470,11 @@ msg_clear_work(struct msgauth *m)
 	m->sign_failed = false;
 	dmarc_free(m->dm);
 	m->dm = NULL;
+	dns_query_free(m->fw_ptr);
+	m->fw_ptr = NULL;
+	while (m->nfw_addr > 0)
+		dns_query_free(m->fw_addr[--m->nfw_addr]);
+	m->fw_started = m->fw_done = m->forwarder = false;
 	/* After every query attached to it is freed. */
 	dns_waiter_free(m->waiter);
 	m->waiter = NULL;
@@ -490,6 +510,7 @@ msg_clear_output(struct msgauth *m)
 	m->nedits = 0;
 	m->out_oom = false;
 	m->quarantine_reason[0] = '\0';
+	m->dmarc_override = NULL;
 }
 
 struct msgauth *
@@ -563,6 +584,12 @@ msgauth_log_id(const struct msgauth *m)
 	return m->queue_id;
 }
 
+const char *
+msgauth_dmarc_override(const struct msgauth *m)
+{
+	return m->dmarc_override;
+}
+
 bool
 msgauth_outbound(const struct msgauth *m)
 {
@@ -615,6 +642,111 @@ spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
 	return true;
 }
 
+/* The reverse-lookup name of ip (RFC 1035 3.5, RFC 3596 2.5). */
+static void
+reverse_name(const struct ipaddr *ip, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t            n = 0;
+	int               i;
+
+	if (ip->family == AF_INET) {
+		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", ip->a[3],
+		    ip->a[2], ip->a[1], ip->a[0]);
+		return;
+	}
+	for (i = 15; i >= 0 && n + 4 < size; i--) {
+		out[n++] = hex[ip->a[i] & 15];
+		out[n++] = '.';
+		out[n++] = hex[ip->a[i] >> 4];
+		out[n++] = '.';
+	}
+	out[n] = '\0';
+	str_lcpy(out + n, "ip6.arpa", size - n);
+}
+
+/* At MAIL FROM: is the client a dmarc.trusted_forwarders entry? A CIDR
+ * is known at once; a host name needs the client's PTR names, then the
+ * addresses of those on the list (started here, read as they come). */
+static void
+fw_start(struct msgauth *m)
+{
+	const struct am_conf *c = m->ctx->conf;
+	char                  rev[80];
+
+	if (!m->have_addr || m->dm == NULL)
+		return;
+	if (conf_forwarder_network(c, &m->addr)) {
+		m->forwarder = true;
+		return;
+	}
+	if (c->dmarc.nforwarder_names == 0)
+		return;
+	reverse_name(&m->addr, rev, sizeof(rev));
+	m->fw_started = true;
+	if ((m->fw_ptr = dns_start(msgauth_ctx_dns(m->ctx), rev, DNS_T_PTR)) ==
+	    NULL) {
+		m->fw_done = true; /* OOM: not verified, so enforced */
+		return;
+	}
+	dns_query_notify(m->fw_ptr, m->waiter);
+}
+
+static bool
+answer_has_addr(const struct dns_answer *a, const struct ipaddr *ip)
+{
+	struct ipaddr x;
+	size_t        i;
+
+	for (i = 0; a->status == DNS_OK && i < a->n; i++)
+		if (ipaddr_from_bytes(&x, a->rr[i].data, a->rr[i].len) &&
+		    x.family == ip->family && memcmp(x.a, ip->a, 16) == 0)
+			return true;
+	return false;
+}
+
+/* Advances the forward-confirmed reverse DNS check without waiting. */
+static void
+fw_step(struct msgauth *m)
+{
+	const struct dns_answer *a;
+	size_t                   i;
+	bool                     pending = false;
+
+	if (!m->fw_started || m->fw_done)
+		return;
+	if (m->fw_ptr != NULL) {
+		if (!dns_done(m->fw_ptr))
+			return;
+		a = dns_wait(m->fw_ptr);
+		for (i = 0; a->status == DNS_OK && i < a->n &&
+			    m->nfw_addr < MSGAUTH_MAX_FW_NAMES;
+		     i++) {
+			struct dns_query *q;
+
+			if (!conf_forwarder_name(m->ctx->conf, a->rr[i].data))
+				continue;
+			q = dns_start(msgauth_ctx_dns(m->ctx), a->rr[i].data,
+			    m->addr.family == AF_INET ? DNS_T_A : DNS_T_AAAA);
+			if (q == NULL)
+				continue;
+			dns_query_notify(q, m->waiter);
+			m->fw_addr[m->nfw_addr++] = q;
+		}
+		dns_query_free(m->fw_ptr);
+		m->fw_ptr = NULL;
+	}
+	for (i = 0; i < m->nfw_addr; i++) {
+		if (!dns_done(m->fw_addr[i])) {
+			pending = true;
+			continue;
+		}
+		if (answer_has_addr(dns_wait(m->fw_addr[i]), &m->addr))
+			m->forwarder = true;
+	}
+	m->fw_done = m->forwarder || !pending;
+}
+
 /* Advances what can advance without waiting. */
 static void
 checks_step(struct msgauth *m)
@@ -622,6 +754,7 @@ checks_step(struct msgauth *m)
 	struct spf_run *s[2] = {&m->spf_helo, &m->spf_mfrom};
 	size_t          i;
 
+	fw_step(m);
 	for (i = 0; i < 2; i++)
 		if (s[i]->started && !s[i]->done)
 			s[i]->done = spf_check_step(s[i]->q, &s[i]->result);
@@ -653,7 +786,8 @@ checks_ready(const struct msgauth *m)
 {
 	return (!m->spf_helo.started || m->spf_helo.done) &&
 	       (!m->spf_mfrom.started || m->spf_mfrom.done) &&
-	       (m->dv == NULL || !dkim_verify_pending(m->dv));
+	       (m->dv == NULL || !dkim_verify_pending(m->dv)) &&
+	       (!m->fw_started || m->fw_done);
 }
 
 /* Past the message's time: whatever SPF has not decided is temperror. */
@@ -799,6 +933,7 @@ msgauth_mailfrom(struct msgauth *m, struct msgauth_ctx *ctx, const char *from,
 		 * (a missing DKIM pass could turn into a DMARC reject). */
 		m->failed = (c->dmarc.enabled && m->dm == NULL) ||
 			    (c->dkim.verify && m->dv == NULL);
+		fw_start(m);
 	}
 	spf_start(m, r);
 }
@@ -1078,6 +1213,8 @@ eom_wait(struct msgauth *m)
 	checks_step(m);
 	spf_expire(&m->spf_helo);
 	spf_expire(&m->spf_mfrom);
+	/* A forwarder not confirmed in time is not one: enforced. */
+	m->fw_done = true;
 }
 
 /* Evaluates DMARC for every From domain until no answer is missing, or
@@ -1375,12 +1512,36 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 		    policy_name(worst.sp, worst.p), np,
 		    policy_name(worst.disposition, DMARC_POLICY_NONE), tw);
 	}
+	/* Local policy (RFC 9989 4.8 leaves the action to the receiver):
+	 * the result stands and is reported, with the reason RFC 9990's
+	 * PolicyOverrideType names, and nothing is enforced. A trusted
+	 * forwarder (a mailing list, a forwarding service) breaks the
+	 * author's signatures; an exempt author domain is the
+	 * administrator's call. Only a fail or a temperror that would defer
+	 * is overridden: no action to set aside otherwise. */
+	if (worst.result == DMARC_FAIL ||
+	    (worst.result == DMARC_TEMPERROR && temperror_defers(&worst))) {
+		bool exempt = fi.ndomains > 0;
+
+		for (i = 0; i < fi.ndomains; i++)
+			exempt = exempt && conf_dmarc_exempt(c, fi.domains[i]);
+		if (m->forwarder)
+			m->dmarc_override = "trusted_forwarder";
+		else if (exempt)
+			m->dmarc_override = "local_policy";
+	}
+	if (m->dmarc_override != NULL) {
+		size_t len = strlen(comment);
+
+		snprintf(comment + len, sizeof(comment) - len, "%soverride=%s",
+		    len > 0 ? " " : "", m->dmarc_override);
+	}
 	result_add(m, "dmarc", dmarc_result_str(worst.result), comment,
 	    "header", "from", worst_domain, "policy", "dmarc",
 	    worst.result == DMARC_FAIL ? dmarc_policy_str(worst.disposition)
 				       : NULL,
 	    NULL);
-	if (!c->dmarc.enforce)
+	if (!c->dmarc.enforce || m->dmarc_override != NULL)
 		return;
 	if (worst.result == DMARC_FAIL &&
 	    worst.disposition == DMARC_POLICY_REJECT) {
@@ -1545,6 +1706,8 @@ summary_build(struct msgauth *m, const struct msgauth_result *res)
 	if (m->results_dropped > 0)
 		buf_printf(
 		    &m->summary, "results_dropped=%zu ", m->results_dropped);
+	if (m->dmarc_override != NULL)
+		buf_printf(&m->summary, "override=%s ", m->dmarc_override);
 	if (m->outbound)
 		buf_printf(
 		    &m->summary, "outbound signatures=%zu ", m->nsig_values);

@@ -143,6 +143,12 @@ void msgauth_abort(struct msgauth *);
 
 /* "MTA queue id or NOQUEUE" of the current or last message. */
 const char *msgauth_log_id(const struct msgauth *);
+/* The reason the last end of message did not enforce a DMARC fail (or a
+ * deferring temperror), as RFC 9990's PolicyOverrideType names it:
+ * "trusted_forwarder" (dmarc.trusted_forwarders) or "local_policy"
+ * (dmarc.exempt_domains); NULL when nothing was overridden. For the
+ * aggregate report writer; valid until the next MAIL FROM. */
+const char *msgauth_dmarc_override(const struct msgauth *);
 /* True when the message in progress is outbound (signing). */
 bool msgauth_outbound(const struct msgauth *);
 

@@ -6,7 +6,8 @@
 # enforce = false only records; a DMARC temperror defers p=reject but
 # not p=none; the HELO argument stays quoted in Received-SPF), outbound
 # signing by what the MTA tells (sign_networks, SMTP AUTH, {daemon_name})
-# and none for a trusted relay, and signatures over
+# and none for a trusted relay, local-policy exemptions (trusted
+# forwarders, exempt domains) reported and not enforced, and signatures over
 # dkim.max_signatures noted in the A-R and the log line.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
@@ -99,6 +100,39 @@ out=$(miltc_run --ip 192.0.2.66 --helo mail.attacker.test --mail-from x@attacker
 t_eq "enforce=false: spoof accepted" "$(reply eom "$out")" "reply eom: accept"
 t_eq "enforce=false: dmarc=fail recorded" \
     "$(printf '%s\n' "$out" | grep -c 'Authentication-Results:.*dmarc=fail (p=reject sp=reject dis=reject)')" 1
+am_stop
+
+# 4b. Local policy exemptions: a trusted forwarder (by forward-confirmed
+# PTR name) and an exempt author domain. DMARC still fails and says so in
+# the A-R field and the log line, with the RFC 9990 reason, but the p=reject
+# spoof is accepted; a forwarder whose PTR name does not resolve back is
+# enforced.
+am_conf "$T_TMP/am.conf" 'dmarc: { trusted_forwarders = ["list.fwd.test", "claims.fwd.test"]; };'
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+out=$(miltc_run --ip 192.0.2.66 --helo mail.attacker.test --mail-from x@attacker.test \
+    --queue-id FWD1 < "$data/spoof-reject.eml")
+t_eq "trusted forwarder: accepted" "$(reply eom "$out")" "reply eom: accept"
+t_eq "trusted forwarder: dmarc=fail with the override in the A-R" \
+    "$(printf '%s\n' "$out" | grep -c 'Authentication-Results:.*dmarc=fail (p=reject sp=reject dis=reject override=trusted_forwarder)')" 1
+if wait_log '^.*FWD1: .*dmarc=fail header.from=bank.test policy.dmarc=reject override=trusted_forwarder action=accept$'; then
+	t_ok "trusted forwarder: the log line says dmarc=fail and the override"
+else
+	t_fail "trusted forwarder: the log line says dmarc=fail and the override" "$(tail -n 2 "$T_TMP/am.log")"
+fi
+out=$(miltc_run --ip 192.0.2.67 --helo mail.attacker.test --mail-from x@attacker.test < "$data/spoof-reject.eml")
+t_eq "PTR name that does not resolve back: enforced" "$(reply eom "$out" | cut -d' ' -f1-5)" \
+    "reply eom: reject 550 5.7.1"
+am_stop
+am_conf "$T_TMP/am.conf" 'dmarc: { exempt_domains = ["bank.test"]; };'
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+out=$(miltc_run --ip 192.0.2.66 --helo mail.attacker.test --mail-from x@attacker.test \
+    --queue-id EXM1 < "$data/spoof-reject.eml")
+t_eq "exempt domain: accepted" "$(reply eom "$out")" "reply eom: accept"
+if wait_log '^.*EXM1: .*dmarc=fail header.from=bank.test policy.dmarc=reject override=local_policy action=accept$'; then
+	t_ok "exempt domain: the log line says dmarc=fail and local_policy"
+else
+	t_fail "exempt domain: the log line says dmarc=fail and local_policy" "$(tail -n 2 "$T_TMP/am.log")"
+fi
 am_stop
 
 # 5. Outbound: a client in sign_networks, an authenticated one and one on

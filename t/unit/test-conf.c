@@ -232,6 +232,17 @@ static const struct {
 	"sign_daemon_names = [\"ORIGINATING\",\n \"a b\"];\n", 2,
 	"bad daemon name \"a b\" in sign_daemon_names: 1-255 printable "
 	"characters, no space"},
+    {"trusted_forwarders: neither CIDR nor host name",
+	"dmarc: { trusted_forwarders = [\"192.0.2.0/33\"]; };\n", 1,
+	"bad dmarc.trusted_forwarders entry \"192.0.2.0/33\": a CIDR or a "
+	"host name"},
+    {"trusted_forwarders: a single label",
+	"dmarc: { trusted_forwarders = [\"localhost\"]; };\n", 1,
+	"bad dmarc.trusted_forwarders entry \"localhost\": a CIDR or a host "
+	"name"},
+    {"exempt_domains: not a domain",
+	"dmarc: { exempt_domains = [\"a..b\"]; };\n", 1,
+	"bad domain \"a..b\" in dmarc.exempt_domains"},
     {"empty daemon name", "sign_daemon_names = [\"\"];\n", 1,
 	"bad daemon name \"\" in sign_daemon_names: 1-255 printable "
 	"characters, no space"},
@@ -1039,6 +1050,33 @@ test_direction(void)
 		t_assert_str_eq(c->warnings[0], want);
 	t_assert(sign_net(c, "127.0.0.1") && !sign_net(c, "192.0.2.9"));
 	free(want);
+	conf_unref(c);
+
+	t_case("dmarc.trusted_forwarders and exempt_domains: parsed");
+	c = load_text("exempt.conf",
+	    "dmarc: { trusted_forwarders = [\"192.0.2.64/30\", "
+	    "\"Lists.Example.ORG.\", \"2001:db8::1\"];\n"
+	    "  exempt_domains = [\"Example.NET\"]; };\n",
+	    &err);
+	t_assert_str_eq(err.msg, "");
+	t_assert(c != NULL);
+	if (c == NULL)
+		return;
+	t_assert_int_eq(c->dmarc.nforwarder_nets, 2);
+	t_assert_int_eq(c->dmarc.nforwarder_names, 1);
+	t_assert(conf_forwarder_name(c, "lists.example.org."));
+	t_assert(conf_forwarder_name(c, "LISTS.example.org"));
+	t_assert(!conf_forwarder_name(c, "x.lists.example.org"));
+	{
+		struct ipaddr ip;
+
+		t_assert(ipaddr_parse(&ip, "192.0.2.67") &&
+			 conf_forwarder_network(c, &ip));
+		t_assert(ipaddr_parse(&ip, "192.0.2.68") &&
+			 !conf_forwarder_network(c, &ip));
+	}
+	t_assert(conf_dmarc_exempt(c, "example.net"));
+	t_assert(!conf_dmarc_exempt(c, "sub.example.net"));
 	conf_unref(c);
 }
 
