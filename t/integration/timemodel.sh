@@ -5,7 +5,10 @@
 # server answers just before each query's deadline, with names made
 # unique by %{l}, ends at spf.timeout as temperror (with spf.reject_fail,
 # inside the MAIL FROM reply); (3) an abort with SPF pending does not
-# wait for it (close and a new MAIL FROM: t/unit/test-msgauth.c).
+# wait for it (close and a new MAIL FROM: t/unit/test-msgauth.c); (4) a
+# trusted forwarder's PTR check starts at MAIL FROM: an answer 1.5 s late
+# still confirms it by end of message, a silent one is no match at the
+# query deadline (enforced), and an abort does not wait for it.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
 
@@ -18,7 +21,11 @@ cat > "$T_TMP/zone.json" <<EOZ
  "client.test": [{"type": "TXT", "data": "v=spf1 ip4:192.0.2.1 -all"}],
  "silent.test": ["TIMEOUT"],
  "slowspf.test": [{"type": "TXT", "data": "v=spf1$terms -all"}],
- "*.slow.test": ["DELAY 1.5", {"type": "A", "data": "127.0.0.2"}]
+ "*.slow.test": ["DELAY 1.5", {"type": "A", "data": "127.0.0.2"}],
+ "_dmarc.author.test": [{"type": "TXT", "data": "v=DMARC1; p=reject"}],
+ "77.2.0.192.in-addr.arpa": ["DELAY 1.5", {"type": "PTR", "data": "fwd.test"}],
+ "fwd.test": [{"type": "A", "data": "192.0.2.77"}],
+ "78.2.0.192.in-addr.arpa": ["TIMEOUT"]
 }
 EOZ
 t_dns_start "$T_TMP/zone.json"
@@ -115,5 +122,36 @@ t_eq "SPF pending, abort: the transaction ended" \
 am_stop
 t_eq "  ... and nothing waited for SPF" \
     "$(grep -c 'waiting for .* transaction' "$T_TMP/am.log")" 0
+t_eq "  ... exit status" "$AM_RC" 0
+
+# 4. dmarc.trusted_forwarders by name: From author.test (p=reject), SPF
+# fail, no signature, so DMARC fails; only the forwarder exemption lets
+# it through.
+conf 'dmarc: { trusted_forwarders = ["fwd.test"]; };'
+: > "$T_TMP/am.log"
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+t0=$(now)
+out=$(msg author.test | miltc_run --ip 192.0.2.77 --helo fwd.test --mail-from a@client.test)
+el=$(elapsed "$t0")
+t_eq "PTR answer 1.5 s late: the forwarder is confirmed, accepted" \
+    "$(printf '%s\n' "$out" | grep '^reply eom:') $(printf '%s\n' "$out" | grep -c 'dmarc=fail (p=reject sp=reject dis=reject override=trusted_forwarder)')" \
+    "reply eom: accept 1"
+within "$el" 1.4 2.9 && t_ok "  ... in the PTR answer's time ($el s)" ||
+    t_fail "  ... in the PTR answer's time" "took $el s"
+t0=$(now)
+out=$(msg author.test | miltc_run --ip 192.0.2.78 --helo fwd.test --mail-from a@client.test)
+el=$(elapsed "$t0")
+t_eq "silent PTR server: no forwarder, the p=reject failure refused" \
+    "$(printf '%s\n' "$out" | grep '^reply eom:' | cut -d' ' -f1-5)" \
+    "reply eom: reject 550 5.7.1"
+within "$el" 2.5 5 && t_ok "  ... at the query deadline ($el s)" ||
+    t_fail "  ... at the query deadline" "took $el s"
+t0=$(now)
+out=$(msg author.test | miltc_run --ip 192.0.2.78 --helo fwd.test --mail-from a@client.test --abort-after-headers)
+el=$(elapsed "$t0")
+t_eq "PTR pending, abort: the transaction ended" "$(printf '%s\n' "$out" | tail -n 1)" "abort"
+within "$el" 0 1 && t_ok "  ... without waiting for the PTR answer ($el s)" ||
+    t_fail "  ... without waiting for the PTR answer" "took $el s"
+am_stop
 t_eq "  ... exit status" "$AM_RC" 0
 t_done
