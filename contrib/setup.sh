@@ -48,7 +48,13 @@ run)
 	install $BUILD_PKGS
 	build build
 	add_user
-	exec $SUDO build/milter/authmilter -f -c conf/authmilter.conf
+	# The daemon reads its configuration again as that user (at start
+	# and at every reload), who may not reach this tree (a clone in
+	# /root): it runs on a copy that the user can read.
+	run=/run/authmilter-sample
+	$SUDO mkdir -p "$run"
+	$SUDO install -m 644 conf/authmilter.conf "$run/authmilter.conf"
+	exec $SUDO build/milter/authmilter -f -c "$run/authmilter.conf"
 	;;
 test)
 	# shellcheck disable=SC2086
