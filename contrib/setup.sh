@@ -85,7 +85,11 @@ test)
 	# ThreadSanitizer: the unit and integration tests again (TSan and
 	# ASan cannot share a build). halt_on_error: a race fails its test.
 	if build build-tsan --enable-werror --enable-tsan; then
-		(cd build-tsan && AM_TSAN=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/../t/tsan.supp ${TSAN_OPTIONS:-}" \
+		# The suppressions are read again by a daemon that re-executes
+		# itself as its user, who may not reach this tree: a copy.
+		supp=/tmp/authmilter-tsan.supp
+		install -m 644 t/tsan.supp "$supp"
+		(cd build-tsan && AM_TSAN=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$supp ${TSAN_OPTIONS:-}" \
 		    make -j"$jobs" check) || status=1
 		sh t/summary.sh build-tsan >>/tmp/am-summary.$$ || status=1
 	else
