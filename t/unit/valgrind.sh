@@ -1,12 +1,12 @@
 #!/bin/sh
 # valgrind-clean: the pure unit tests and one full message through
 # authmilter-check (SPF, DKIM, DMARC over the loopback DNS server) run
-# under memcheck with no error and no leak. Skipped (77) in the ASan
-# build, whose binaries valgrind cannot run.
+# under memcheck with no error and no leak. Skipped (77) in the ASan and
+# TSan builds, whose binaries valgrind cannot run.
 . "$top_srcdir/t/lib/common.sh"
 
-if ldd "$top_builddir/t/unit/test-base" 2>/dev/null | grep -q libasan; then
-	echo "SKIP: ASan build; valgrind runs in the normal build"
+if ldd "$top_builddir/t/unit/test-base" 2>/dev/null | grep -q 'libasan\|libtsan'; then
+	echo "SKIP: sanitizer build (ASan or TSan); valgrind runs in the normal build"
 	exit 77
 fi
 if ! command -v valgrind >/dev/null 2>&1; then
