@@ -1913,7 +1913,7 @@ spf_check_step(struct spf_query *q, enum spf_result *r_r)
 			break;
 		}
 		q->state = S_RUN;
-		/* FALLTHROUGH */
+		__attribute__((fallthrough));
 	case S_RUN:
 		if ((r = run(q)) == R_PENDING)
 			break;
@@ -1924,7 +1924,7 @@ spf_check_step(struct spf_query *q, enum spf_result *r_r)
 		}
 		q->result = r;
 		q->state = S_EXPLAIN;
-		/* FALLTHROUGH */
+		__attribute__((fallthrough));
 	case S_EXPLAIN:
 		q->pending = false;
 		if (explain(q))
