@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -118,4 +119,26 @@ ipaddr_str(const struct ipaddr *ip, char *dst, size_t dstsize)
 	    dstsize > 0)
 		dst[0] = '\0';
 	return dst;
+}
+
+void
+ipaddr_reverse_name(const struct ipaddr *ip, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t            n = 0;
+	int               i;
+
+	if (ip->family == AF_INET) {
+		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", ip->a[3],
+		    ip->a[2], ip->a[1], ip->a[0]);
+		return;
+	}
+	for (i = 15; i >= 0 && n + 4 < size; i--) {
+		out[n++] = hex[ip->a[i] & 15];
+		out[n++] = '.';
+		out[n++] = hex[ip->a[i] >> 4];
+		out[n++] = '.';
+	}
+	out[n] = '\0';
+	str_lcpy(out + n, "ip6.arpa", size - n);
 }

@@ -36,5 +36,9 @@ bool ipaddr_match(
 bool cidr_match(const struct cidr *, const struct ipaddr *);
 /* Writes the canonical text form into dst (at least IPADDR_STRLEN). */
 char *ipaddr_str(const struct ipaddr *, char *dst, size_t dstsize);
+/* The reverse-lookup name of ip, "4.3.2.1.in-addr.arpa" or the 32 nibbles
+ * under "ip6.arpa" (RFC 1035 3.5, RFC 3596 2.5), into out (73 octets,
+ * NUL included, hold either). */
+void ipaddr_reverse_name(const struct ipaddr *, char *out, size_t size);
 
 #endif /* AM_IPADDR_H */

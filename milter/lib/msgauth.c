@@ -642,29 +642,6 @@ spf_run_start(struct msgauth *m, struct spf_run *s, const char *domain,
 	return true;
 }
 
-/* The reverse-lookup name of ip (RFC 1035 3.5, RFC 3596 2.5). */
-static void
-reverse_name(const struct ipaddr *ip, char *out, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t            n = 0;
-	int               i;
-
-	if (ip->family == AF_INET) {
-		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", ip->a[3],
-		    ip->a[2], ip->a[1], ip->a[0]);
-		return;
-	}
-	for (i = 15; i >= 0 && n + 4 < size; i--) {
-		out[n++] = hex[ip->a[i] & 15];
-		out[n++] = '.';
-		out[n++] = hex[ip->a[i] >> 4];
-		out[n++] = '.';
-	}
-	out[n] = '\0';
-	str_lcpy(out + n, "ip6.arpa", size - n);
-}
-
 /* At MAIL FROM: is the client a dmarc.trusted_forwarders entry? A CIDR
  * is known at once; a host name needs the client's PTR names, then the
  * addresses of those on the list (started here, read as they come). */
@@ -682,7 +659,7 @@ fw_start(struct msgauth *m)
 	}
 	if (c->dmarc.nforwarder_names == 0)
 		return;
-	reverse_name(&m->addr, rev, sizeof(rev));
+	ipaddr_reverse_name(&m->addr, rev, sizeof(rev));
 	m->fw_started = true;
 	if ((m->fw_ptr = dns_start(msgauth_ctx_dns(m->ctx), rev, DNS_T_PTR)) ==
 	    NULL) {

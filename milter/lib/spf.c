@@ -1144,29 +1144,6 @@ qual_result(char qual)
 	}
 }
 
-/* The reverse-lookup name of ip (RFC 7208 5.5, RFC 1035 3.5, RFC 3596). */
-static void
-reverse_name(const struct ipaddr *ip, char *out, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t            n = 0;
-	int               i;
-
-	if (ip->family == AF_INET) {
-		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", ip->a[3],
-		    ip->a[2], ip->a[1], ip->a[0]);
-		return;
-	}
-	for (i = 15; i >= 0 && n + 4 < size; i--) {
-		out[n++] = hex[ip->a[i] & 15];
-		out[n++] = '.';
-		out[n++] = hex[ip->a[i] >> 4];
-		out[n++] = '.';
-	}
-	out[n] = '\0';
-	str_lcpy(out + n, "ip6.arpa", size - n);
-}
-
 static bool
 answer_has_ip(const struct dns_answer *a, const struct ipaddr *ip,
     unsigned int c4, unsigned int c6)
@@ -1206,7 +1183,7 @@ ptr_validate(struct spf_query *q)
 
 	if (q->ptr_done)
 		return;
-	reverse_name(&q->ip, rev, sizeof(rev));
+	ipaddr_reverse_name(&q->ip, rev, sizeof(rev));
 	if ((a = answer_get(q, rev, DNS_T_PTR)) == NULL) {
 		if (q->oom) {
 			q->ptr_done = true;
