@@ -1708,26 +1708,27 @@ conf_unref(struct am_conf *c)
 
 /* --- queries --- */
 
-bool
-conf_trusted(const struct am_conf *c, const struct ipaddr *ip)
+static bool
+in_cidrs(const struct cidr *list, size_t n, const struct ipaddr *ip)
 {
 	size_t i;
 
-	for (i = 0; i < c->ntrusted; i++)
-		if (cidr_match(&c->trusted[i], ip))
+	for (i = 0; i < n; i++)
+		if (cidr_match(&list[i], ip))
 			return true;
 	return false;
 }
 
 bool
+conf_trusted(const struct am_conf *c, const struct ipaddr *ip)
+{
+	return in_cidrs(c->trusted, c->ntrusted, ip);
+}
+
+bool
 conf_sign_network(const struct am_conf *c, const struct ipaddr *ip)
 {
-	size_t i;
-
-	for (i = 0; i < c->nsign_networks; i++)
-		if (cidr_match(&c->sign_networks[i], ip))
-			return true;
-	return false;
+	return in_cidrs(c->sign_networks, c->nsign_networks, ip);
 }
 
 bool
@@ -1746,12 +1747,7 @@ conf_sign_daemon(const struct am_conf *c, const char *name)
 bool
 conf_forwarder_network(const struct am_conf *c, const struct ipaddr *ip)
 {
-	size_t i;
-
-	for (i = 0; i < c->dmarc.nforwarder_nets; i++)
-		if (cidr_match(&c->dmarc.forwarder_nets[i], ip))
-			return true;
-	return false;
+	return in_cidrs(c->dmarc.forwarder_nets, c->dmarc.nforwarder_nets, ip);
 }
 
 bool
