@@ -2,8 +2,9 @@
 # One-command set-up on Debian 12 (run as root, or with sudo available).
 #   sh contrib/setup.sh run    install, build, run authmilter in the
 #                              foreground with conf/authmilter.conf
-#   sh contrib/setup.sh test   install what the tests need, build twice
-#                              (normal, then ASan+UBSan) and run make check
+#   sh contrib/setup.sh test   install what the tests need; build and run
+#                              make check four ways (normal, ASan+UBSan,
+#                              ThreadSanitizer, libFuzzer targets)
 # Ends with "N passed, N failed" for the test run.
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ TEST_PKGS="python3 python3-dnslib python3-spf python3-yaml python3-dkim
  python3-dnspython libmail-dkim-perl libnet-dns-perl mandoc valgrind clang
  libclang-rt-14-dev postfix swaks ldnsutils"
 
-install() {
+install_pkgs() {
 	$SUDO apt-get update -q
 	# Postfix asks a question on install; "No configuration" leaves the
 	# system instance unconfigured (the tests run a private one).
@@ -45,7 +46,7 @@ add_user() {
 
 case ${1:-} in
 run)
-	install $BUILD_PKGS
+	install_pkgs $BUILD_PKGS
 	build build
 	add_user
 	# The daemon reads its configuration again as that user (at start
@@ -58,7 +59,7 @@ run)
 	;;
 test)
 	# shellcheck disable=SC2086
-	install $BUILD_PKGS $TEST_PKGS
+	install_pkgs $BUILD_PKGS $TEST_PKGS
 	add_user
 	autoreconf -fi
 	status=0
