@@ -14,10 +14,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev
- libssl-dev libunbound-dev libconfig-dev libidn2-dev"
+ libssl-dev libunbound-dev libconfig-dev libidn2-dev libxml2-dev zlib1g-dev
+ libsqlite3-dev libpq-dev"
 TEST_PKGS="python3 python3-dnslib python3-spf python3-yaml python3-dkim
  python3-dnspython libmail-dkim-perl libnet-dns-perl mandoc valgrind clang
- libclang-rt-14-dev postfix swaks ldnsutils"
+ libclang-rt-14-dev postfix swaks ldnsutils libxml2-utils postgresql sqlite3"
 
 install_pkgs() {
 	$SUDO apt-get update -q

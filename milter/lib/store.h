@@ -1,0 +1,90 @@
+/*
+ * store: the aggregate-report store, one schema over two back ends.
+ *
+ *	"sqlite:/var/lib/authmilter/reports.db"   embedded default (WAL)
+ *	"postgresql://user@/db?host=/run/pg"      several gateways, one store
+ *	"postgres://..." is the same as "postgresql://..."
+ *
+ * The daemon's writer thread only adds rows; authmilter-report reads
+ * periods and rows, assigns report ids, marks periods sent and expires old
+ * data. A period is one UTC day for one policy domain. Identical tuples
+ * (every field of a struct report_row but `when`, within one period) are
+ * one stored row whose count grows: the store grows with distinct rows,
+ * not with messages.
+ *
+ * The schema is versioned (a schema_version value in the store); opening
+ * an older store migrates it in one transaction, a newer one is refused.
+ *
+ * Every call that can fail returns 0 or -1 with err set; a failed call
+ * leaves the store as it was (each call is one transaction). A handle
+ * belongs to one thread at a time.
+ */
+#ifndef AM_STORE_H
+#define AM_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "report.h"
+
+#define STORE_ID_MAX     32  /* report ids: [A-Za-z0-9], at most this long */
+#define STORE_SCHEMA     1   /* the version this code writes */
+
+struct store;
+
+/* Opens (creating it when absent, migrating it when older) the store that
+ * spec names. NULL with err set on any failure, spec errors included. */
+struct store *store_open(const char *spec, struct am_err *err);
+void          store_close(struct store *); /* NULL ok */
+/* True when spec names a back end this build knows ("sqlite:" with a
+ * path, "postgresql://", "postgres://"); for the config check. */
+bool store_spec_valid(const char *spec);
+
+/* Adds n rows in one transaction, row i counted counts[i] times (counts
+ * NULL: once each). The period's published policy becomes the one of the
+ * last row added for it. */
+int store_add(struct store *, const struct report_row *rows,
+    const uint64_t *counts, size_t n, struct am_err *err);
+
+struct store_period {
+	int64_t                  day;      /* UTC 00:00:00 */
+	struct report_policy_pub pol;      /* pol.domain names the period */
+	uint64_t                 messages; /* sum of the counts */
+	uint64_t                 rows;     /* distinct rows */
+	char                     report_id[STORE_ID_MAX + 1]; /* "" if none */
+	bool                     sent;
+	int64_t                  sent_at; /* 0 unless sent */
+	char                     sent_to[REPORT_RUA_MAX + 1]; /* hand-off */
+};
+
+/* Calls fn for each period with day < before (0: every period), unsent
+ * ones only when unsent_only, in (day, domain) order. fn returning
+ * non-zero stops the walk; that value is returned. */
+int store_periods(struct store *, int64_t before, bool unsent_only,
+    int (*fn)(void *arg, const struct store_period *), void *arg,
+    struct am_err *err);
+
+/* Calls fn for each row of one period with its count, in a stable order.
+ * The row's `when` is the period's day. Same stop rule as above. */
+int store_rows(struct store *, int64_t day, const char *domain,
+    int (*fn)(void *arg, const struct report_row *, uint64_t count),
+    void *arg, struct am_err *err);
+
+/* The period's report id: made (random, alphanumeric) and stored the first
+ * time, the same on every later call, so that a resend after a crash uses
+ * the same id and file name. */
+int store_report_id(struct store *, int64_t day, const char *domain,
+    char out[STORE_ID_MAX + 1], struct am_err *err);
+
+/* Marks the period sent and records the hand-off (to: the destinations,
+ * at: when) in one transaction. Fails when the period is already sent. */
+int store_mark_sent(struct store *, int64_t day, const char *domain,
+    const char *to, int64_t at, struct am_err *err);
+
+/* Deletes the periods (sent or not) and rows with day < before; *n gets
+ * the number of periods deleted (n may be NULL). */
+int store_expire(struct store *, int64_t before, uint64_t *n,
+    struct am_err *err);
+
+#endif /* AM_STORE_H */
