@@ -8,9 +8,11 @@
  * The daemon's writer thread only adds rows; authmilter-report reads
  * periods and rows, assigns report ids, marks periods sent and expires old
  * data. A period is one UTC day for one policy domain. Identical tuples
- * (every field of a struct report_row but `when`, within one period) are
- * one stored row whose count grows: the store grows with distinct rows,
- * not with messages.
+ * (every field of a struct report_row but `when` and the published policy,
+ * within one period) are one stored row whose count grows: the store grows
+ * with distinct rows, not with messages. The period keeps one published
+ * policy, the last one added, so a policy change within a day does not
+ * split a row in two.
  *
  * The schema is versioned (a schema_version value in the store); opening
  * an older store migrates it in one transaction, a newer one is refused.
@@ -18,6 +20,13 @@
  * Every call that can fail returns 0 or -1 with err set; a failed call
  * leaves the store as it was (each call is one transaction). A handle
  * belongs to one thread at a time.
+ *
+ * No call waits long. SQLite: a store another process holds locked for
+ * more than 200 ms is an error ("database is locked"). PostgreSQL: each
+ * statement is cut at 5 s; a call finding the connection broken resets it
+ * once and fails if that fails, so that a later call recovers when the
+ * server is back. The schema and the SQL live in store.c, the back ends
+ * in store_sqlite.c and store_pg.c (interface: store_int.h).
  */
 #ifndef AM_STORE_H
 #define AM_STORE_H
@@ -34,7 +43,9 @@
 struct store;
 
 /* Opens (creating it when absent, migrating it when older) the store that
- * spec names. NULL with err set on any failure, spec errors included. */
+ * spec names. NULL with err set on any failure, spec errors included. A
+ * new SQLite file gets mode 0640 (less the umask); its directory must
+ * exist. Errors never quote a PostgreSQL URI (it may hold a password). */
 struct store *store_open(const char *spec, struct am_err *err);
 void          store_close(struct store *); /* NULL ok */
 /* True when spec names a back end this build knows ("sqlite:" with a
@@ -42,8 +53,11 @@ void          store_close(struct store *); /* NULL ok */
 bool store_spec_valid(const char *spec);
 
 /* Adds n rows in one transaction, row i counted counts[i] times (counts
- * NULL: once each). The period's published policy becomes the one of the
- * last row added for it. */
+ * NULL: once each; a count of 0 adds nothing). The period's published
+ * policy becomes the one of the last row added for it. Bytes outside
+ * printable ASCII in a row's strings are stored as '?' (DKIM domains and
+ * selectors are stored exactly); enum values out of range as 0. Fails,
+ * adding nothing, on a row without pol.domain. */
 int store_add(struct store *, const struct report_row *rows,
     const uint64_t *counts, size_t n, struct am_err *err);
 
@@ -59,26 +73,32 @@ struct store_period {
 };
 
 /* Calls fn for each period with day < before (0: every period), unsent
- * ones only when unsent_only, in (day, domain) order. fn returning
- * non-zero stops the walk; that value is returned. */
+ * ones only when unsent_only, in (day, domain) order (bytewise). fn
+ * returning non-zero stops the walk; that value is returned. The listing
+ * is read before the first call, so fn may call the store (mark a period
+ * sent, list its rows) on the same handle. */
 int store_periods(struct store *, int64_t before, bool unsent_only,
     int (*fn)(void *arg, const struct store_period *), void *arg,
     struct am_err *err);
 
 /* Calls fn for each row of one period with its count, in a stable order.
- * The row's `when` is the period's day. Same stop rule as above. */
+ * The row's `when` is the period's day, its pol the period's policy. Same
+ * stop and re-entry rules as above. No such period: no call, 0. */
 int store_rows(struct store *, int64_t day, const char *domain,
     int (*fn)(void *arg, const struct report_row *, uint64_t count),
     void *arg, struct am_err *err);
 
-/* The period's report id: made (random, alphanumeric) and stored the first
- * time, the same on every later call, so that a resend after a crash uses
- * the same id and file name. */
+/* The period's report id: made (random, 24 characters of [A-Za-z0-9]
+ * from RAND_bytes) and stored the first time, the same on every later call
+ * from any handle or gateway (the first to store one wins a race), so that
+ * a resend after a crash uses the same id and file name. Fails when there
+ * is no such period. */
 int store_report_id(struct store *, int64_t day, const char *domain,
     char out[STORE_ID_MAX + 1], struct am_err *err);
 
 /* Marks the period sent and records the hand-off (to: the destinations,
- * at: when) in one transaction. Fails when the period is already sent. */
+ * printable ASCII, at most REPORT_RUA_MAX bytes; at: when) in one
+ * transaction. Fails when the period is already sent, or absent. */
 int store_mark_sent(struct store *, int64_t day, const char *domain,
     const char *to, int64_t at, struct am_err *err);
 
