@@ -215,9 +215,11 @@ dkim_field(const char *p, const char *end, char *dst, size_t dstsize,
 			dst[0] = '\0';
 			return am_err_set(err, "store: dkim %s too long", what);
 		}
+		/* Terminated after every byte: an error further on leaves a
+		 * string, never unterminated bytes. */
 		dst[len++] = (char)c;
+		dst[len] = '\0';
 	}
-	dst[len] = '\0';
 	return 0;
 }
 

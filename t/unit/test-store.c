@@ -830,6 +830,19 @@ test_dkim_reject(void)
 	strcat(big, " pass");
 	t_assert_int_eq(store_dkim_decode(big, strlen(big), out, &n, &err), -1);
 
+	/* Found by fuzz-store-dkim: an error after the first byte of a
+	 * field left the name unterminated. */
+	t_case("dkim codec: names terminated after an error mid-field");
+	memset(out, 0x55, sizeof(out));
+	t_assert_int_eq(
+	    store_dkim_decode("a%2\xd8 b pass", 11, out, &n, &err), -1);
+	t_assert(memchr(out[0].domain, '\0', sizeof(out[0].domain)) != NULL);
+	memset(out, 0x55, sizeof(out));
+	t_assert_int_eq(
+	    store_dkim_decode("a b pass;cd e\x01 pass", 19, out, &n, &err), -1);
+	t_assert(
+	    memchr(out[1].selector, '\0', sizeof(out[1].selector)) != NULL);
+
 	t_case("dkim codec: a NUL inside the text is a byte outside the set");
 	t_assert_int_eq(
 	    store_dkim_decode("a\0b s pass", 10, out, &n, &err), -1);
