@@ -71,11 +71,15 @@
 #include "log.h"
 #include "milter_cb.h"
 #include "msgauth.h"
+#include "recorder.h"
+#include "store.h"
 #include "str.h"
 
 /* How long a stop waits for transactions in flight (Postfix's
  * milter_content_timeout is 300 s). */
 #define STOP_GRACE_SECONDS 300
+/* How long a stop or a reload lets the report writer empty its queue. */
+#define RECORDER_STOP_MS 5000
 /* And for connections without a transaction: one that is about to send
  * MAIL FROM gets the drain's 421 (Postfix then closes the session), but
  * an idle SMTP session must not hold the stop for minutes; its MTA
@@ -364,6 +368,34 @@ can_listen(const struct am_conf *c, bool bind_it, char *why, size_t whysize)
 	return ok;
 }
 
+/* -n: the report store as the daemon will open it (it creates a SQLite
+ * file that is not there yet). A SQLite store that cannot be opened is an
+ * error, a PostgreSQL server that does not answer now only a warning (it
+ * may come up later; rows are dropped meanwhile). Returns 0 or 2. */
+static int
+check_store(const struct am_conf *conf, const char *as)
+{
+	struct am_err err;
+	struct store *st;
+
+	if (!conf->reports.enabled)
+		return 0;
+	if ((st = store_open(conf->reports.store, &err)) != NULL) {
+		store_close(st);
+		return 0;
+	}
+	if (strncmp(conf->reports.store, "sqlite:", 7) == 0) {
+		fprintf(stderr, "%s: reports.store%s: %s\n", conf_file, as,
+		    err.msg);
+		return 2;
+	}
+	fprintf(stderr,
+	    "%s: warning: reports.store%s: %s (rows are dropped until it "
+	    "answers)\n",
+	    conf_file, as, err.msg);
+	return 0;
+}
+
 /* -n: what start-up would find beyond the file: the user, the socket's
  * directory or host, and the keys as the user reads them at every
  * reload (a child process drops to the user and loads the file again).
@@ -388,7 +420,7 @@ check_start(const struct am_conf *conf)
 		return 2;
 	}
 	if (conf->user == NULL || geteuid() != 0)
-		return 0; /* runs as the invoking user: loaded as that */
+		return check_store(conf, ""); /* runs as the invoking user */
 	if ((pw = getpwnam(conf->user)) == NULL || pw->pw_uid == 0) {
 		fprintf(stderr, "%s: user \"%s\" %s\n", conf_file, conf->user,
 		    pw == NULL ? "does not exist" : "is root");
@@ -415,8 +447,10 @@ check_start(const struct am_conf *conf)
 			    pw->pw_name, err.msg);
 			_exit(2);
 		}
+		snprintf(why, sizeof(why), " (as user %s)", pw->pw_name);
+		st = check_store(c, why);
 		conf_unref(c);
-		_exit(0);
+		_exit(st);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
@@ -449,6 +483,24 @@ static bool
 same(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Starts the report writer conf asks for (none without a reports group)
+ * and stops the one before it, after it has written what it holds. */
+static void
+recorder_swap(const struct am_conf *conf)
+{
+	struct recorder *r = NULL;
+	struct am_err    err;
+
+	if (conf != NULL && conf->reports.enabled &&
+	    (r = recorder_start(conf->reports.store, conf->reports.queue,
+		 &err)) == NULL)
+		log_msg(LOG_L_ERR, "%s (nothing is recorded)", err.msg);
+	else if (r != NULL)
+		log_msg(LOG_L_INFO, "reports: recording to %s",
+		    conf->reports.store);
+	recorder_stop(milter_cb_set_recorder(r), RECORDER_STOP_MS);
 }
 
 /* Loads the config anew and swaps it in. Returns true when the socket
@@ -502,6 +554,10 @@ reload(void)
 			    nc->syslog_facility);
 		}
 		log_set_level((enum log_level)nc->log_level);
+		if (oc->reports.enabled != nc->reports.enabled ||
+		    !same(oc->reports.store, nc->reports.store) ||
+		    oc->reports.queue != nc->reports.queue)
+			recorder_swap(nc);
 		milter_cb_set_ctx(ctx);
 		log_msg(
 		    LOG_L_NOTICE, "configuration reloaded from %s", conf_file);
@@ -774,6 +830,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	milter_cb_set_ctx(ctx);
+	recorder_swap(conf);
 
 	if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
 		log_msg(LOG_L_ERR, "cannot start the milter thread");
@@ -815,6 +872,7 @@ main(int argc, char **argv)
 		break;
 	}
 	stop_milter(tid);
+	recorder_swap(NULL);
 	ctx = milter_cb_get_ctx();
 	if (!moved && msgauth_ctx_conf(ctx)->pidfile != NULL)
 		unlink(msgauth_ctx_conf(ctx)->pidfile); /* may fail: not ours */

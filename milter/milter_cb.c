@@ -15,6 +15,13 @@
 #include "log.h"
 #include "milter_cb.h"
 #include "msgauth.h"
+#include "recorder.h"
+
+/* The report writer, or NULL. cb_rec_lock is held only to queue a row
+ * (memory, no I/O), so that a swap knows no callback still uses the old
+ * one. */
+static pthread_mutex_t  cb_rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct recorder *cb_rec;
 
 static pthread_mutex_t     cb_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct msgauth_ctx *cb_ctx;
@@ -179,7 +186,7 @@ cb_negotiate(SMFICTX *smfi, unsigned long f0, unsigned long f1,
 	unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT |
 			   SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
 			   SMFIP_NR_UNKN | SMFIP_NR_DATA;
-	unsigned long   skip = SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	unsigned long   skip = SMFIP_NOUNKNOWN | SMFIP_NODATA;
 	struct cb_conn *c = cb_conn_get(smfi);
 
 	(void)f2;
@@ -304,6 +311,43 @@ cb_body(SMFICTX *smfi, unsigned char *p, size_t n)
 	return cb_reply(smfi, &r, cb_noreply_or(smfi, SMFIP_NR_BODY));
 }
 
+/* RCPT TO: the first recipient's domain is the report's envelope_to. No
+ * reply (SMFIP_NR_RCPT), so no round trip. */
+static sfsistat
+cb_envrcpt(SMFICTX *smfi, char **argv)
+{
+	struct msgauth *m = cb_msgauth(smfi);
+
+	if (m != NULL && argv != NULL && argv[0] != NULL)
+		msgauth_rcpt(m, argv[0]);
+	return cb_noreply_or(smfi, SMFIP_NR_RCPT);
+}
+
+static void
+cb_record(const struct msgauth *m)
+{
+	const struct report_row *row = msgauth_report(m);
+
+	if (row == NULL)
+		return;
+	pthread_mutex_lock(&cb_rec_lock);
+	if (cb_rec != NULL)
+		(void)recorder_push(cb_rec, row); /* a drop is counted there */
+	pthread_mutex_unlock(&cb_rec_lock);
+}
+
+struct recorder *
+milter_cb_set_recorder(struct recorder *r)
+{
+	struct recorder *old;
+
+	pthread_mutex_lock(&cb_rec_lock);
+	old = cb_rec;
+	cb_rec = r;
+	pthread_mutex_unlock(&cb_rec_lock);
+	return old;
+}
+
 static sfsistat
 cb_eom(SMFICTX *smfi)
 {
@@ -318,6 +362,7 @@ cb_eom(SMFICTX *smfi)
 	if ((qid = smfi_getsymval(smfi, "i")) != NULL)
 		msgauth_queue_id(m, qid);
 	msgauth_eom(m, &res);
+	cb_record(m);
 	cb_txn_end(smfi_getpriv(smfi));
 	for (i = 0; i < res.nedits && rc == MI_SUCCESS; i++) {
 		const struct msgauth_edit *e = &res.edit[i];
@@ -375,6 +420,7 @@ struct smfiDesc milter_cb_desc = {
     .xxfi_connect = cb_connect,
     .xxfi_helo = cb_helo,
     .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
     .xxfi_header = cb_header,
     .xxfi_eoh = cb_eoh,
     .xxfi_body = cb_body,

@@ -34,6 +34,10 @@ extern struct smfiDesc milter_cb_desc;
 void milter_cb_set_ctx(struct msgauth_ctx *);
 /* A new reference to the context in force; NULL before the first set. */
 struct msgauth_ctx *milter_cb_get_ctx(void);
+/* Installs the report writer new rows go to (NULL: none) and returns the
+ * one it replaces, which no callback uses any more on return. */
+struct recorder;
+struct recorder *milter_cb_set_recorder(struct recorder *);
 /* Stopping: new transactions get a tempfail (421 at MAIL FROM), those
  * in flight go on. (libmilter's smfi_stop() would drop idle sessions and
  * transactions waiting for their next command.) */

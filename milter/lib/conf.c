@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "store.h"
 #include "log.h"
 #include "mailaddr.h"
 #include "str.h"
@@ -902,6 +903,175 @@ set_row_keys(struct ld *ld, const config_setting_t *s, void *base,
 	return 0;
 }
 
+/* --- reports --- */
+
+static int
+set_report_store(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	const char *v = config_setting_get_string(s);
+
+	(void)base, (void)o;
+	if (!store_spec_valid(v))
+		return ld_err(ld, s,
+		    "bad %s \"%s\": use \"sqlite:/ABSOLUTE/PATH\" or "
+		    "\"postgresql://...\"",
+		    path, v);
+	return set_string(ld, &ld->c->reports.store, v);
+}
+
+/* local@domain, printable ASCII without spaces or specials that a header
+ * field or a command line would have to quote; *dom_r: the domain. */
+static bool
+report_addr_ok(const char *v, const char **dom_r)
+{
+	const char *at = strrchr(v, '@'), *p;
+
+	if (at == NULL || at == v || at[1] == '\0')
+		return false;
+	for (p = v; p < at; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p > '~' ||
+		    strchr("\"(),:;<>@[\\]", *p) != NULL)
+			return false;
+	if (!mailaddr_domain_valid(at + 1, strlen(at + 1)))
+		return false;
+	*dom_r = at + 1;
+	return true;
+}
+
+static int
+set_report_from(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	const char *v = config_setting_get_string(s), *dom;
+
+	(void)base, (void)o;
+	if (!report_addr_ok(v, &dom))
+		return ld_err(ld, s,
+		    "bad %s \"%s\": an address local@domain, no display name",
+		    path, v);
+	return set_string(ld, &ld->c->reports.from, v);
+}
+
+static int
+set_report_receiver(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	const char *v = config_setting_get_string(s);
+	char        norm[MAILADDR_DOMAIN_MAX + 1];
+
+	(void)base, (void)o;
+	if (!mailaddr_domain_normalize(v, strlen(v), norm))
+		return ld_err(ld, s, "bad %s \"%s\": a domain", path, v);
+	return set_string(ld, &ld->c->reports.receiver, norm);
+}
+
+/* Free text that goes into the XML and nowhere else: printable, one line. */
+static int
+set_report_text(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	const char *v = config_setting_get_string(s), *p;
+
+	for (p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return ld_err(ld, s,
+			    "%s must be one line without control characters",
+			    path);
+	if (strlen(v) > 255)
+		return ld_err(ld, s, "%s is longer than 255 bytes", path);
+	if (o->off == offsetof(struct am_conf, reports.org_name) && *v == '\0')
+		return ld_err(ld, s, "%s must not be empty", path);
+	return set_string_or_null(ld, AT(base, o->off, char *), v);
+}
+
+static int
+set_report_sendmail(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	const char *v = config_setting_get_string(s);
+
+	(void)base, (void)o;
+	if (*v != '/')
+		return ld_err(
+		    ld, s, "%s must be an absolute path (got \"%s\")", path, v);
+	return set_string(ld, &ld->c->reports.sendmail, v);
+}
+
+/* reports.blocklist: addresses or domains, lower case. */
+static int
+set_report_blocklist(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	int    n = config_setting_length(s), i;
+	char **v, norm[MAILADDR_DOMAIN_MAX + 1];
+
+	(void)base, (void)o;
+	if ((v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v))) == NULL)
+		return ld_oom(ld);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *d = config_setting_get_string(e), *dom;
+		char       *q;
+
+		if (strchr(d, '@') != NULL) {
+			if (!report_addr_ok(d, &dom)) {
+				free_strv(v, (size_t)i);
+				return ld_err(ld, e,
+				    "bad address \"%s\" in %s", d, path);
+			}
+			v[i] = strdup(d);
+		} else if (mailaddr_domain_normalize(d, strlen(d), norm))
+			v[i] = strdup(norm);
+		else {
+			free_strv(v, (size_t)i);
+			return ld_err(ld, e, "bad domain \"%s\" in %s", d, path);
+		}
+		if (v[i] == NULL) {
+			free_strv(v, (size_t)i);
+			return ld_oom(ld);
+		}
+		for (q = v[i]; *q != '\0'; q++)
+			*q = (char)str_tolower((unsigned char)*q);
+	}
+	free_strv(ld->c->reports.blocklist, ld->c->reports.nblocklist);
+	ld->c->reports.blocklist = v;
+	ld->c->reports.nblocklist = (size_t)n;
+	return 0;
+}
+
+/* The group is present: recording is on, and what a report needs must be
+ * there (no default fits every site). */
+static int
+check_reports(struct ld *ld, const config_t *cf)
+{
+	const config_setting_t *g = config_lookup(cf, "reports");
+	struct am_conf         *c = ld->c;
+	const char             *dom;
+	char                    norm[MAILADDR_DOMAIN_MAX + 1];
+
+	if (g == NULL)
+		return 0;
+	c->reports.enabled = true;
+	if (c->reports.org_name == NULL)
+		return ld_err(ld, g, "reports.org_name is missing (the "
+				     "reporting organization's name)");
+	if (c->reports.from == NULL)
+		return ld_err(ld, g, "reports.from is missing (the address "
+				     "reports are sent from)");
+	if (c->reports.receiver == NULL) {
+		(void)report_addr_ok(c->reports.from, &dom);
+		if (!mailaddr_domain_normalize(dom, strlen(dom), norm))
+			return ld_err(ld, g,
+			    "reports.from: no usable domain for "
+			    "reports.receiver");
+		if (set_string(ld, &c->reports.receiver, norm) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* --- tables --- */
 
 static const struct opt_name on_error_names[] = {
@@ -1030,6 +1200,43 @@ static const struct opt dmarc_opts[] = {
     {.name = NULL},
 };
 
+static const struct opt reports_opts[] = {
+    {STR("store", set_report_store)},
+    {.name = "org_name",
+	.type = OT_STR,
+	.set = set_report_text,
+	.off = C(reports.org_name)},
+    {STR("from", set_report_from)},
+    {STR("receiver", set_report_receiver)},
+    {.name = "extra_contact_info",
+	.type = OT_STR,
+	.set = set_report_text,
+	.off = C(reports.extra_contact_info)},
+    {STR("sendmail", set_report_sendmail)},
+    {.name = "queue",
+	.type = OT_INT,
+	.off = C(reports.queue),
+	.min = 16,
+	.max = 1000000},
+    {.name = "min_messages",
+	.type = OT_INT,
+	.off = C(reports.min_messages),
+	.min = 1,
+	.max = 1000000},
+    {.name = "max_per_minute",
+	.type = OT_INT,
+	.off = C(reports.max_per_minute),
+	.min = 1,
+	.max = 6000},
+    {.name = "max_rows",
+	.type = OT_INT,
+	.off = C(reports.max_rows),
+	.min = 1,
+	.max = 1000000},
+    {.name = "blocklist", .type = OT_STRS, .set = set_report_blocklist},
+    {.name = NULL},
+};
+
 static const struct opt top_opts[] = {
     {STR("socket", set_socket)},
     {STR("socket_mode", set_socket_mode)},
@@ -1053,6 +1260,7 @@ static const struct opt top_opts[] = {
     {.name = "spf", .type = OT_GROUP, .sub = spf_opts},
     {.name = "dkim", .type = OT_GROUP, .sub = dkim_opts},
     {.name = "dmarc", .type = OT_GROUP, .sub = dmarc_opts},
+    {.name = "reports", .type = OT_GROUP, .sub = reports_opts},
     {.name = NULL},
 };
 
@@ -1551,6 +1759,12 @@ conf_new(void)
 	c->dmarc.pct = CONF_PCT_IGNORE;
 	c->dmarc.require_whole_body = true;
 	c->dmarc.require_signed_instances = true;
+	c->reports.queue = 10000;
+	c->reports.min_messages = 1;
+	c->reports.max_per_minute = 30;
+	c->reports.max_rows = 100000;
+	c->reports.store = strdup(CONF_REPORTS_STORE_DEFAULT);
+	c->reports.sendmail = strdup(CONF_REPORTS_SENDMAIL);
 	c->socket = strdup(CONF_DEFAULT_SOCKET);
 	c->user = strdup("authmilter");
 	c->authserv_id = default_authserv_id();
@@ -1567,6 +1781,7 @@ conf_new(void)
 	if (c->dkim.sign.oversign != NULL)
 		c->dkim.sign.noversign = NELEM(default_oversign);
 	if (c->socket == NULL || c->user == NULL || c->authserv_id == NULL ||
+	    c->reports.store == NULL || c->reports.sendmail == NULL ||
 	    c->trusted == NULL || c->sign_networks == NULL ||
 	    c->dkim.sign.headers == NULL || c->dkim.sign.oversign == NULL) {
 		conf_unref(c);
@@ -1633,7 +1848,7 @@ conf_load(const char *file, struct am_err *err)
 	}
 	if (walk(&ld, config_root_setting(&cf), top_opts, ld.c, "") < 0)
 		goto out;
-	if (check_times(&ld, &cf) < 0)
+	if (check_times(&ld, &cf) < 0 || check_reports(&ld, &cf) < 0)
 		goto out;
 	/* Before wave 3, trusted_networks made mail outbound: a file that
 	 * lists relays there and says nothing of sign_networks may expect
@@ -1656,6 +1871,22 @@ out:
 		return NULL;
 	}
 	return ld.c;
+}
+
+bool
+conf_report_blocked(const struct am_conf *c, const char *dest)
+{
+	const char *at = strrchr(dest, '@');
+	size_t      i;
+
+	for (i = 0; i < c->reports.nblocklist; i++) {
+		const char *b = c->reports.blocklist[i];
+
+		if (strchr(b, '@') != NULL ? str_casecmp_eq(b, dest)
+		    : at != NULL && str_domain_under(at + 1, b))
+			return true;
+	}
+	return false;
 }
 
 struct am_conf *
@@ -1691,6 +1922,13 @@ conf_unref(struct am_conf *c)
 	free(c->dmarc.forwarder_nets);
 	free_strv(c->dmarc.forwarder_names, c->dmarc.nforwarder_names);
 	free_strv(c->dmarc.exempt_domains, c->dmarc.nexempt_domains);
+	free(c->reports.store);
+	free(c->reports.org_name);
+	free(c->reports.from);
+	free(c->reports.receiver);
+	free(c->reports.extra_contact_info);
+	free(c->reports.sendmail);
+	free_strv(c->reports.blocklist, c->reports.nblocklist);
 	free(c->dns.unbound_conf);
 	free(c->dns.trust_anchor);
 	free_strv(c->dkim.sign.headers, c->dkim.sign.nheaders);

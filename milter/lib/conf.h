@@ -164,7 +164,32 @@ struct am_conf {
 		char       **exempt_domains; /* author domains, normalized */
 		size_t       nexempt_domains;
 	} dmarc;
+
+	/* Aggregate reports (RFC 9990): recording is on when the group is
+	 * in the file; authmilter-report reads the rest. */
+	struct {
+		bool         enabled;  /* the reports group is present */
+		char        *store;    /* "sqlite:/PATH" or "postgresql://..." */
+		char        *org_name; /* report_metadata org_name */
+		char        *from;     /* the reporting address: From, email */
+		char        *receiver; /* file name, Subject; default: from's
+					* domain, normalized */
+		char        *extra_contact_info; /* NULL: none */
+		char        *sendmail;           /* default /usr/sbin/sendmail */
+		unsigned int queue;          /* rows waiting for the writer */
+		unsigned int min_messages;   /* fewer: no report (default 1) */
+		unsigned int max_per_minute; /* reports sent a minute */
+		unsigned int max_rows;       /* records in one report */
+		/* Destinations never sent to: "user@domain" (that address) or
+		 * "domain" (its addresses and those of its subdomains); lower
+		 * case, domains normalized. */
+		char  **blocklist;
+		size_t  nblocklist;
+	} reports;
 };
+
+#define CONF_REPORTS_STORE_DEFAULT "sqlite:/var/lib/authmilter/reports.db"
+#define CONF_REPORTS_SENDMAIL      "/usr/sbin/sendmail"
 
 /* Loads and validates file, and reads the signing keys (so call it before
  * dropping privileges). Returns NULL with err "FILE:LINE: ..." (or
@@ -203,6 +228,9 @@ bool conf_forwarder_name(const struct am_conf *, const char *name);
 /* True when domain (normalized, as msgauth has it) is in
  * dmarc.exempt_domains. */
 bool conf_dmarc_exempt(const struct am_conf *, const char *domain);
+/* True when dest (a mailto address, local@domain) is on
+ * reports.blocklist. */
+bool conf_report_blocked(const struct am_conf *, const char *dest);
 /* The first signing-table row whose pattern matches addr (local@domain,
  * not NULL; compared case-insensitively; '*' matches any run of
  * characters, including none), or NULL. No recursion: at most

@@ -300,7 +300,8 @@ enum {
 	DMARC_TAG_T = 1 << 5,
 	DMARC_TAG_PCT = 1 << 6,
 	DMARC_TAG_PSD = 1 << 7,
-	DMARC_TAG_RUA = 1 << 8
+	DMARC_TAG_RUA = 1 << 8,
+	DMARC_TAG_FO = 1 << 9
 };
 
 /* Parsing state beyond struct dmarc_record. */
@@ -333,6 +334,23 @@ dmarc_bad_value(unsigned int id, struct dmarc_record *r, struct dmarc_parse *st)
 	r->bad_policy = true;
 }
 
+/* rua as published for the report writer, which parses it again: cut
+ * after the last whole URI (a ',' boundary) that fits. */
+static void
+dmarc_keep_rua(struct dmarc_record *r, const char *p, size_t n)
+{
+	size_t k = n;
+
+	while (k > DMARC_RUA_MAX) {
+		while (k > 0 && p[k - 1] != ',')
+			k--;
+		if (k > 0)
+			k--; /* drop the ',' */
+	}
+	memcpy(r->rua, p, k);
+	r->rua[k] = '\0';
+}
+
 static unsigned int
 dmarc_tag_id(const char *t, size_t n)
 {
@@ -349,6 +367,7 @@ dmarc_tag_id(const char *t, size_t n)
 	    {"pct", DMARC_TAG_PCT},
 	    {"psd", DMARC_TAG_PSD},
 	    {"rua", DMARC_TAG_RUA},
+	    {"fo", DMARC_TAG_FO},
 	};
 	size_t i;
 
@@ -360,8 +379,9 @@ dmarc_tag_id(const char *t, size_t n)
 
 /*
  * One dmarc-tag between separators: 1*ALPHA equals 1*dmarc-value. A piece
- * that does not match, an unknown tag (ruf and fo included: we send no
- * reports) and a repeated tag are ignored: "Unknown tags MUST be ignored.
+ * that does not match, an unknown tag (ruf included: we send no failure
+ * reports; fo and rua are kept for aggregate reports) and a repeated tag
+ * are ignored: "Unknown tags MUST be ignored.
  * Syntax errors in the remainder of the record MUST be discarded in favor
  * of default values" (RFC 9989 4.8). Of a repeated tag the first stays,
  * so a later copy cannot override what an earlier one said. The
@@ -454,6 +474,14 @@ dmarc_tag(
 		break;
 	case DMARC_TAG_RUA:
 		r->rua_valid = dmarc_urilist_ok(p, n);
+		if (r->rua_valid)
+			dmarc_keep_rua(r, p, n);
+		break;
+	case DMARC_TAG_FO:
+		if (n <= DMARC_FO_MAX) {
+			memcpy(r->fo, p, n);
+			r->fo[n] = '\0';
+		}
 		break;
 	default:
 		break;
@@ -929,6 +957,7 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 		return dmarc_done(out, DMARC_NONE, "no DMARC record");
 	str_lcpy(out->record_domain, dom->name + dom->off[rec_i],
 	    sizeof(out->record_domain));
+	out->rec = rec;
 
 	/* "If a retrieved DMARC Policy Record does not contain a valid "p"
 	 * tag, or contains an "sp" or "np" tag that is not valid": with a

@@ -76,6 +76,9 @@ enum dmarc_sample {
 	DMARC_SAMPLE_OUT       /* not sampled: one level below */
 };
 
+#define DMARC_FO_MAX  31
+#define DMARC_RUA_MAX 511
+
 enum dmarc_psd {
 	DMARC_PSD_U = 0, /* default: "may or may not be an Org Domain" */
 	DMARC_PSD_Y,     /* a Public Suffix Domain */
@@ -99,6 +102,10 @@ struct dmarc_record {
 	bool              testing;      /* t=y, or a legacy pct=0 without t */
 	int               pct; /* pct= 0 to 100 (RFC 7489); -1: absent, bad */
 	enum dmarc_psd    psd;
+	/* For aggregate reports (RFC 9990): fo as published, and rua when
+	 * valid, cut after the last whole URI that fits; "" otherwise. */
+	char fo[DMARC_FO_MAX + 1];
+	char rua[DMARC_RUA_MAX + 1];
 };
 
 /* What the SPF and DKIM checks found. Only a real pass can align: SPF
@@ -158,6 +165,9 @@ struct dmarc_verdict {
 	bool              spf_aligned;  /* aligned and passed */
 	bool              dkim_aligned; /* an aligned DKIM pass */
 	const char       *reason;       /* static text, never NULL */
+	/* The policy record that applied (NULL: none), as published: valid
+	 * until dmarc_free(). For aggregate reports. */
+	const struct dmarc_record *rec;
 };
 
 /* What a record's pct tag does. */

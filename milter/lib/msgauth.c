@@ -49,6 +49,7 @@
 #include "ipaddr.h"
 #include "mailaddr.h"
 #include "msgauth.h"
+#include "report.h"
 #include "spf.h"
 #include "str.h"
 
@@ -177,6 +178,13 @@ struct msgauth {
 	char                 quarantine_reason[300];
 	/* RFC 9990 PolicyOverrideType of the last DMARC result, or NULL. */
 	const char *dmarc_override;
+	/* The first envelope recipient's domain, for the report's
+	 * envelope_to; "" when none usable. */
+	char rcpt_domain[MAILADDR_DOMAIN_MAX + 1];
+	/* The last end of message's aggregate-report row (made on first
+	 * use, kept for the connection); have_report: it is current. */
+	struct report_row *report;
+	bool               have_report;
 };
 
 /* --- contexts --- */
@@ -461,6 +469,7 @@ spf_run_clear(struct spf_run *s)
 static void
 msg_clear_work(struct msgauth *m)
 {
+	m->rcpt_domain[0] = '\0';
 	spf_run_clear(&m->spf_mfrom);
 	spf_run_clear(&m->spf_helo);
 	dkim_verify_free(m->dv);
@@ -511,6 +520,7 @@ msg_clear_output(struct msgauth *m)
 	m->out_oom = false;
 	m->quarantine_reason[0] = '\0';
 	m->dmarc_override = NULL;
+	m->have_report = false;
 }
 
 struct msgauth *
@@ -542,6 +552,7 @@ msgauth_free(struct msgauth *m)
 	free(m->hostname);
 	free(m->helo);
 	free(m->daemon_name);
+	free(m->report);
 	free(m);
 }
 
@@ -572,6 +583,19 @@ msgauth_helo(struct msgauth *m, const char *helo)
 }
 
 void
+msgauth_rcpt(struct msgauth *m, const char *to)
+{
+	struct mailaddr_path path;
+
+	if (m->rcpt_domain[0] != '\0' || to == NULL)
+		return;
+	if (mailaddr_parse_path(to, strlen(to), &path, NULL) == MAILADDR_OK &&
+	    path.domain_ok)
+		str_lcpy(m->rcpt_domain, path.domain_norm,
+		    sizeof(m->rcpt_domain));
+}
+
+void
 msgauth_queue_id(struct msgauth *m, const char *id)
 {
 	if (id != NULL && id[0] != '\0')
@@ -588,6 +612,12 @@ const char *
 msgauth_dmarc_override(const struct msgauth *m)
 {
 	return m->dmarc_override;
+}
+
+const struct report_row *
+msgauth_report(const struct msgauth *m)
+{
+	return m->have_report ? m->report : NULL;
 }
 
 bool
@@ -1406,6 +1436,172 @@ policy_name(enum dmarc_policy p, enum dmarc_policy fallback)
 	return p == DMARC_POLICY_UNSPEC ? "none" : dmarc_policy_str(p);
 }
 
+static enum report_policy
+report_policy_of(enum dmarc_policy p)
+{
+	switch (p) {
+	case DMARC_POLICY_NONE:
+		return REPORT_POLICY_NONE;
+	case DMARC_POLICY_QUARANTINE:
+		return REPORT_POLICY_QUARANTINE;
+	case DMARC_POLICY_REJECT:
+		return REPORT_POLICY_REJECT;
+	default:
+		return REPORT_POLICY_UNSPEC;
+	}
+}
+
+static enum report_auth
+report_dkim_of(enum dkim_status st)
+{
+	switch (st) {
+	case DKIM_PASS:
+		return REPORT_AUTH_PASS;
+	case DKIM_FAIL:
+		return REPORT_AUTH_FAIL;
+	case DKIM_NEUTRAL:
+		return REPORT_AUTH_NEUTRAL;
+	case DKIM_POLICY:
+		return REPORT_AUTH_POLICY;
+	case DKIM_TEMPERROR:
+		return REPORT_AUTH_TEMPERROR;
+	default:
+		return REPORT_AUTH_PERMERROR;
+	}
+}
+
+static enum report_auth
+report_spf_of(enum spf_result r)
+{
+	switch (r) {
+	case SPF_NEUTRAL:
+		return REPORT_AUTH_NEUTRAL;
+	case SPF_PASS:
+		return REPORT_AUTH_PASS;
+	case SPF_FAIL:
+		return REPORT_AUTH_FAIL;
+	case SPF_SOFTFAIL:
+		return REPORT_AUTH_SOFTFAIL;
+	case SPF_TEMPERROR:
+		return REPORT_AUTH_TEMPERROR;
+	case SPF_PERMERROR:
+		return REPORT_AUTH_PERMERROR;
+	default:
+		return REPORT_AUTH_NONE;
+	}
+}
+
+/* Copies a name into a report field only when it fits whole and is
+ * printable ASCII; "" otherwise (a report never carries a cut name). */
+static void
+report_name(char *dst, size_t size, const char *src)
+{
+	const char *p;
+
+	dst[0] = '\0';
+	if (src == NULL || strlen(src) >= size)
+		return;
+	for (p = src; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p > '~')
+			return;
+	memcpy(dst, src, (size_t)(p - src) + 1);
+}
+
+/*
+ * The aggregate-report row of a DMARC pass or fail with a policy record
+ * (RFC 9990 3.1): what was published, what was done and why, and the
+ * uninterpreted DKIM and SPF results. Made only for a connection with an
+ * IP address (source_ip is required). The whole row is zeroed first: the
+ * recorder compares rows as bytes. Nothing fails here: without memory
+ * there is no row, and the message goes on.
+ */
+static void
+report_fill(struct msgauth *m, const struct dmarc_verdict *v,
+    const char *from_domain, bool enforced)
+{
+	const struct am_conf      *c = m->ctx->conf;
+	const struct dmarc_record *rec = v->rec;
+	struct report_row         *row;
+	size_t                     i, n;
+
+	if (!c->reports.enabled || rec == NULL || !m->have_addr ||
+	    (v->result != DMARC_PASS && v->result != DMARC_FAIL))
+		return;
+	if (m->report == NULL &&
+	    (m->report = malloc(sizeof(*m->report))) == NULL)
+		return;
+	row = m->report;
+	memset(row, 0, sizeof(*row));
+	row->when = (int64_t)ctx_now(m->ctx);
+	report_name(row->pol.domain, sizeof(row->pol.domain),
+	    v->record_domain);
+	row->pol.p = report_policy_of(v->p);
+	if (row->pol.p == REPORT_POLICY_UNSPEC)
+		row->pol.p = REPORT_POLICY_NONE;
+	row->pol.sp = report_policy_of(v->sp);
+	row->pol.np = report_policy_of(v->np);
+	row->pol.adkim_strict = rec->adkim_strict;
+	row->pol.aspf_strict = rec->aspf_strict;
+	row->pol.testing = rec->t_y;
+	row->pol.psd = rec->psd == DMARC_PSD_Y   ? REPORT_PSD_Y
+		       : rec->psd == DMARC_PSD_N ? REPORT_PSD_N
+						 : REPORT_PSD_U;
+	report_name(row->pol.fo, sizeof(row->pol.fo), rec->fo);
+	report_name(row->pol.rua, sizeof(row->pol.rua), rec->rua);
+
+	str_lcpy(row->source_ip, m->addr_text, sizeof(row->source_ip));
+	row->dkim_aligned = v->dkim_aligned;
+	row->spf_aligned = v->spf_aligned;
+	if (v->result == DMARC_PASS)
+		row->disposition = REPORT_DIS_PASS;
+	else {
+		enum dmarc_policy d = enforced ? v->disposition
+					       : DMARC_POLICY_NONE;
+
+		row->disposition = d == DMARC_POLICY_REJECT ? REPORT_DIS_REJECT
+				   : d == DMARC_POLICY_QUARANTINE
+				       ? REPORT_DIS_QUARANTINE
+				       : REPORT_DIS_NONE;
+		/* Why what was done differs from the policy. */
+		if (m->dmarc_override != NULL)
+			row->reasons |= report_reason_parse(m->dmarc_override);
+		else if (!c->dmarc.enforce && v->disposition != DMARC_POLICY_NONE)
+			row->reasons |= REPORT_REASON_LOCAL_POLICY;
+		if (v->testing)
+			row->reasons |= REPORT_REASON_POLICY_TEST_MODE;
+		if (v->sample == DMARC_SAMPLE_OUT)
+			row->reasons |= REPORT_REASON_OTHER;
+	}
+	report_name(row->header_from, sizeof(row->header_from), from_domain);
+	report_name(
+	    row->envelope_from, sizeof(row->envelope_from), m->mf_domain);
+	report_name(row->envelope_to, sizeof(row->envelope_to), m->rcpt_domain);
+
+	n = m->dv != NULL ? dkim_verify_count(m->dv) : 0;
+	for (i = 0; i < n && row->ndkim < REPORT_MAX_DKIM; i++) {
+		const struct dkim_result *d = dkim_verify_result(m->dv, i);
+		struct report_dkim       *k = &row->dkim[row->ndkim];
+
+		report_name(k->domain, sizeof(k->domain), d->domain);
+		report_name(k->selector, sizeof(k->selector), d->selector);
+		if (k->domain[0] == '\0' || k->selector[0] == '\0') {
+			memset(k, 0, sizeof(*k)); /* the schema needs both */
+			continue;
+		}
+		k->result = report_dkim_of(d->status);
+		row->ndkim++;
+	}
+	if (m->spf_mfrom.started && m->spf_mfrom.domain != NULL) {
+		report_name(row->spf_domain, sizeof(row->spf_domain),
+		    m->spf_mfrom.domain);
+		row->has_spf = row->spf_domain[0] != '\0';
+		row->spf_result =
+		    row->has_spf ? report_spf_of(m->spf_mfrom.result) : 0;
+	}
+	m->have_report = row->pol.domain[0] != '\0' &&
+			 row->header_from[0] != '\0';
+}
+
 static void
 eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 {
@@ -1518,6 +1714,8 @@ eom_dmarc(struct msgauth *m, struct msgauth_reply *r)
 	    worst.result == DMARC_FAIL ? dmarc_policy_str(worst.disposition)
 				       : NULL,
 	    NULL);
+	report_fill(m, &worst, worst_domain,
+	    c->dmarc.enforce && m->dmarc_override == NULL);
 	if (!c->dmarc.enforce || m->dmarc_override != NULL)
 		return;
 	if (worst.result == DMARC_FAIL &&

@@ -9,6 +9,7 @@
  *	msgauth_helo(m, "client.example");
  *	for each message:
  *		msgauth_mailfrom(m, "<a@example.org>", auth_authen, reply);
+ *		msgauth_rcpt(m, "<b@example.net>") ...    (optional)
  *		msgauth_header(m, name, value) ... msgauth_eoh(m)
  *		msgauth_body(m, chunk, len) ...
  *		msgauth_eom(m, &result)   (or msgauth_abort(m))
@@ -126,6 +127,9 @@ void msgauth_helo(struct msgauth *, const char *helo);
  * the SASL login name or NULL. The reply may reject or tempfail (SPF). */
 void msgauth_mailfrom(struct msgauth *, struct msgauth_ctx *, const char *from,
     const char *auth_authen, struct msgauth_reply *);
+/* An envelope recipient as the MTA gives it ("<b@c>"); the first one
+ * with a usable domain is the report's envelope_to. */
+void msgauth_rcpt(struct msgauth *, const char *to);
 /* The MTA's queue id, for the summary (known at MAIL FROM or later). */
 void msgauth_queue_id(struct msgauth *, const char *id);
 /* One header field; value is everything after the colon, leading
@@ -149,6 +153,12 @@ const char *msgauth_log_id(const struct msgauth *);
  * (dmarc.exempt_domains); NULL when nothing was overridden. For the
  * aggregate report writer; valid until the next MAIL FROM. */
 const char *msgauth_dmarc_override(const struct msgauth *);
+/* The aggregate-report row (RFC 9990 3.1) of the last end of message:
+ * made for a DMARC pass or fail under a policy record, when the config
+ * has a reports group and the client an IP address; NULL otherwise.
+ * Valid until the next MAIL FROM. */
+struct report_row;
+const struct report_row *msgauth_report(const struct msgauth *);
 /* True when the message in progress is outbound (signing). */
 bool msgauth_outbound(const struct msgauth *);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "store.h"
 
 int64_t
 report_day(int64_t t)
@@ -88,4 +89,17 @@ report_reason_parse(const char *s)
 	int i = lookup(reason_names, NELEM(reason_names), s, 0);
 
 	return i < 0 ? -1 : 1 << i;
+}
+
+/* Here, not in store.c: the config check needs it, and every program
+ * links the config without the back ends' libraries. */
+bool
+store_spec_valid(const char *spec)
+{
+	if (spec == NULL)
+		return false;
+	if (strncmp(spec, "sqlite:", 7) == 0)
+		return spec[7] == '/' && spec[8] != '\0';
+	return strncmp(spec, "postgresql://", 13) == 0 ||
+	       strncmp(spec, "postgres://", 11) == 0;
 }

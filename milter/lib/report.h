@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define REPORT_NAME_MAX 253 /* a DNS name in text form, no trailing dot */
-#define REPORT_SEL_MAX  63  /* one label: what DKIM selectors are here */
+#define REPORT_SEL_MAX  253 /* s= is a dot-separated name too */
 #define REPORT_IP_MAX   45  /* INET6_ADDRSTRLEN - 1 */
 #define REPORT_RUA_MAX  511 /* the rua tag's value, as published */
 #define REPORT_FO_MAX   31

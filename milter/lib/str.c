@@ -51,6 +51,24 @@ str_domain_eq(const char *a, const char *b)
 	return true;
 }
 
+bool
+str_domain_under(const char *name, const char *parent)
+{
+	size_t n = strlen(name), k = strlen(parent), i;
+
+	if (k > 0 && parent[k - 1] == '.')
+		k--;
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (k == 0 || n < k)
+		return false;
+	for (i = 0; i < k; i++)
+		if (str_tolower((unsigned char)name[n - k + i]) !=
+		    str_tolower((unsigned char)parent[i]))
+			return false;
+	return n == k || name[n - k - 1] == '.';
+}
+
 size_t
 str_lcpy(char *dst, const char *src, size_t dstsize)
 {

@@ -50,6 +50,8 @@ char *str_lower(char *s);
 /* Domain names equal: case-insensitive, one trailing dot on either side
  * ignored. */
 bool str_domain_eq(const char *a, const char *b);
+/* name is parent or a name below it (str_domain_eq per label). */
+bool str_domain_under(const char *name, const char *parent);
 /* Copies src into dst (size dstsize), always NUL-terminated when dstsize >
  * 0; returns strlen(src), so a result >= dstsize means truncation. */
 size_t str_lcpy(char *dst, const char *src, size_t dstsize);

@@ -50,10 +50,16 @@ done < "$T_TMP/documented"
 # refused with a message naming the key. A numeric key whose manual entry
 # states no range fails (conf-ranges.py prints "?" for it).
 AM=$top_builddir/milter/authmilter
-# conf_one KEY VALUE: a config setting only KEY (a.b.c -> a: { b: { c } }).
+# conf_one KEY VALUE: a config setting only KEY (a.b.c -> a: { b: { c } }),
+# and in the reports group the keys it requires, with a store that -n can
+# open as the daemon's user.
+mkdir -p "$T_TMP/rdb" && chmod 777 "$T_TMP/rdb"
 conf_one() {
-	echo "$1" | awk -v v="$2" -F. '{
+	echo "$1" | awk -v v="$2" -v db="$T_TMP/rdb/r.db" -F. '{
 		for (i = 1; i < NF; i++) printf "%s: { ", $i
+		if ($1 == "reports")
+			printf "org_name = \"T\"; from = \"r@example.net\"; " \
+			    "store = \"sqlite:%s\"; ", db
 		printf "%s = %s;", $NF, v
 		for (i = 1; i < NF; i++) printf " };"
 		print ""

@@ -240,6 +240,30 @@ static const struct {
 	"dmarc: { trusted_forwarders = [\"localhost\"]; };\n", 1,
 	"bad dmarc.trusted_forwarders entry \"localhost\": a CIDR or a host "
 	"name"},
+    {"reports: org_name missing",
+	"\nreports: { from = \"r@example.net\"; };\n", 2,
+	"reports.org_name is missing (the reporting organization's name)"},
+    {"reports: from missing", "reports: { org_name = \"X\"; };\n", 1,
+	"reports.from is missing (the address reports are sent from)"},
+    {"reports: from with a display name",
+	"reports: { org_name = \"X\"; from = \"R <r@example.net>\"; };\n", 1,
+	"bad reports.from \"R <r@example.net>\": an address local@domain, "
+	"no display name"},
+    {"reports: unknown store",
+	"reports: { org_name = \"X\"; from = \"r@example.net\";\n"
+	"  store = \"mysql://x\"; };\n", 2,
+	"bad reports.store \"mysql://x\": use \"sqlite:/ABSOLUTE/PATH\" or "
+	"\"postgresql://...\""},
+    {"reports: relative sqlite path",
+	"reports: { store = \"sqlite:r.db\"; };\n", 1,
+	"bad reports.store \"sqlite:r.db\": use \"sqlite:/ABSOLUTE/PATH\" or "
+	"\"postgresql://...\""},
+    {"reports: org_name with a newline",
+	"reports: { org_name = \"a\\nb\"; };\n", 1,
+	"reports.org_name must be one line without control characters"},
+    {"reports: blocklist entry not a domain",
+	"reports: { blocklist = [\"a..b\"]; };\n", 1,
+	"bad domain \"a..b\" in reports.blocklist"},
     {"exempt_domains: not a domain",
 	"dmarc: { exempt_domains = [\"a..b\"]; };\n", 1,
 	"bad domain \"a..b\" in dmarc.exempt_domains"},
@@ -1077,6 +1101,38 @@ test_direction(void)
 	}
 	t_assert(conf_dmarc_exempt(c, "example.net"));
 	t_assert(!conf_dmarc_exempt(c, "sub.example.net"));
+	conf_unref(c);
+
+	t_case("reports: absent means off, with defaults");
+	c = conf_default();
+	t_assert(c != NULL && !c->reports.enabled);
+	if (c != NULL) {
+		t_assert_str_eq(c->reports.store,
+		    "sqlite:/var/lib/authmilter/reports.db");
+		t_assert_str_eq(c->reports.sendmail, "/usr/sbin/sendmail");
+		t_assert_int_eq(c->reports.queue, 10000);
+	}
+	conf_unref(c);
+
+	t_case("reports: the group, receiver from the from domain, blocklist");
+	c = load_text("reports.conf",
+	    "reports: { org_name = \"Example Mail\"; "
+	    "from = \"dmarc@Mail.Example.NET\";\n"
+	    "  store = \"postgresql://am@/reports?host=/run/pg\";\n"
+	    "  blocklist = [\"Spam.Example\", \"Bad@Other.Example\"]; };\n",
+	    &err);
+	t_assert_str_eq(err.msg, "");
+	t_assert(c != NULL);
+	if (c == NULL)
+		return;
+	t_assert(c->reports.enabled);
+	t_assert_str_eq(c->reports.receiver, "mail.example.net");
+	t_assert_str_eq(c->reports.store, "postgresql://am@/reports?host=/run/pg");
+	t_assert(conf_report_blocked(c, "x@spam.example"));
+	t_assert(conf_report_blocked(c, "x@a.SPAM.example"));
+	t_assert(!conf_report_blocked(c, "x@notspam.example"));
+	t_assert(conf_report_blocked(c, "bad@other.example"));
+	t_assert(!conf_report_blocked(c, "good@other.example"));
 	conf_unref(c);
 }
 
