@@ -8,7 +8,8 @@
 # results.md, results.tsv and the logs go: BUILD/contrib/bench),
 # BENCH_BIG (bytes of the big-body test, 52428800; 0 skips it),
 # BENCH_PROFILE (1: perf profile of the inbound run when perf works),
-# BENCH_SETS ("null am-in am-sign am-silent odk-v odk-s chain"; am-silent:
+# BENCH_SETS ("null am-in am-rec am-sign am-silent odk-v odk-s chain";
+# am-rec: am-in with aggregate-report recording to SQLite; am-silent:
 # one sender in ten behind a DNS server that never answers), BENCH_TRANSPORTS
 # ("unix tcp"), BENCH_KEEP (keep the work directory).
 #
@@ -168,6 +169,12 @@ spec_of() { # NAME TRANSPORT
 }
 am_conf() { # NAME SPEC
 	if [ "$(id -u)" -eq 0 ]; then u=nobody; else u=""; fi
+	# am-rec: am-in with aggregate-report recording to SQLite.
+	rec=
+	if [ "$1" = am-rec ]; then
+		mkdir -p "$W/rdb" && chmod 777 "$W/rdb"
+		rec="reports: { store = \"sqlite:$W/rdb/reports.db\"; org_name = \"Bench\"; from = \"dmarc@mx.bench.test\"; };"
+	fi
 	cat > "$W/$1.conf" <<EOC
 socket = "$2";
 socket_mode = "0666";
@@ -184,6 +191,7 @@ dkim: { verify = true; sign: {
 		algorithm = "rsa-sha256"; file = "$KEYS/sign.example.com-s1.key"; } );
 	table = ( { from = "*"; keys = ["rsa"]; } ); }; };
 dmarc: { enabled = true; enforce = true; quarantine = "hold"; };
+$rec
 EOC
 	chmod 644 "$W/$1.conf"
 }
@@ -242,7 +250,7 @@ start_one() { # NAME TRANSPORT -> FILTER_PID
 	case $1 in
 	null) "$top_builddir/t/tools/nullfilter" -s "$s" -a \
 		2>>"$LOGS/$1.log" & ;;
-	am-in | am-sign) am_conf "$1" "$s"
+	am-in | am-rec | am-sign) am_conf "$1" "$s"
 		"$AM" -f -c "$W/$1.conf" 2>>"$LOGS/$1.log" & ;;
 	odk-v) odk_conf "$1" "$s" v
 		opendkim -f -x "$W/$1.conf" 2>>"$LOGS/$1.log" & ;;
@@ -278,7 +286,7 @@ bench_set() {
 		args="-s $(spec_of "$set_name" "$tr") -p $P1" ;;
 	esac
 	case $set_name in
-	am-in) args="$args -m dkim=pass -m dmarc=pass -m spf=pass" ;;
+	am-in | am-rec) args="$args -m dkim=pass -m dmarc=pass -m spf=pass" ;;
 	odk-v) args="$args -m dkim=pass" ;;
 	am-sign | odk-s) args="$args -m d=sign.example.com" ;;
 	esac
@@ -356,7 +364,7 @@ silent_set() {
 	stop_one "$P1"
 }
 
-SETS="null am-in am-sign am-silent"
+SETS="null am-in am-rec am-sign am-silent"
 [ $PEERS = yes ] && SETS="$SETS odk-v odk-s chain"
 SETS=${BENCH_SETS:-$SETS}
 for tr in ${BENCH_TRANSPORTS:-unix tcp}; do
