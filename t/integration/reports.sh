@@ -4,7 +4,8 @@
 # record becomes a row in the store, identical tuples counted (the counts
 # equal the messages sent, per row), the DKIM and SPF results those of the
 # messages' Authentication-Results; without the group nothing is
-# recorded; a store that cannot be written never holds up mail, and the
+# recorded; the reasons for t=y and enforce = false are recorded; a store
+# that cannot be written never holds up mail, and the
 # drops are counted in the log.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
@@ -68,7 +69,31 @@ t_eq "row: the MAIL FROM SPF result" \
 t_eq "log: the writer's totals" \
     "$(grep -c 'reports: writer stopped: 5 rows written, 0 dropped' "$T_TMP/am.log")" 1
 
-# 2. No reports group: nothing recorded.
+# 2. Reasons: t=y (p=reject applied as quarantine, policy_test_mode = 1),
+# and dmarc.enforce = false (nothing applied, local_policy = 2).
+rm -f "$db"
+sed 's/@bank.test/@news.test/' "$data/spoof-reject.eml" > "$T_TMP/news.eml"
+am_conf "$T_TMP/am.conf" "$reports"
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+miltc_run --ip 192.0.2.66 --helo mail.attacker.test \
+    --mail-from x@attacker.test < "$T_TMP/news.eml" >/dev/null
+am_stop
+t_eq "t=y: quarantine (p=reject one level below), policy_test_mode" \
+    "$(q "SELECT domain, disposition, reasons, count FROM report_rows")" \
+    "news.test 2 1 1"
+t_eq "t=y: published testing=y" "$(q 'SELECT testing FROM periods')" 1
+rm -f "$db"
+am_conf "$T_TMP/am.conf" "$reports
+dmarc: { enforce = false; };"
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+out=$(miltc_run --ip 192.0.2.66 --helo mail.attacker.test \
+    --mail-from x@attacker.test < "$data/spoof-reject.eml")
+am_stop
+t_eq "enforce = false: the spoof accepted" "$(reply eom "$out")" "reply eom: accept"
+t_eq "enforce = false: disposition none, local_policy" \
+    "$(q "SELECT disposition, reasons FROM report_rows")" "0 2"
+
+# 3. No reports group: nothing recorded.
 rm -f "$db"
 am_conf "$T_TMP/am.conf"
 am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
@@ -77,7 +102,7 @@ out=$(miltc_run --ip 192.0.2.66 --helo mail.attacker.test \
 am_stop
 t_eq "without the group no store is made" "$(test -e "$db" && echo made)" ""
 
-# 3. A store that cannot be written: mail goes on, drops are counted.
+# 4. A store that cannot be written: mail goes on, drops are counted.
 : > "$T_TMP/am.log"
 am_conf "$T_TMP/am.conf" "reports: { store = \"sqlite:$T_TMP/nowhere/r.db\"; org_name = \"Test\"; from = \"dmarc@mx.test\"; };"
 am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
