@@ -29,6 +29,10 @@ reply() { printf '%s\n' "$2" | grep "^reply $1:"; }
 
 # 1. Recording on: 3 spoofs (p=reject: rejected), 2 aligned passes.
 am_conf "$T_TMP/am.conf" "$reports"
+t_eq "-n: the store opens as the daemon's user" \
+    "$("$AM" -n -c "$T_TMP/am.conf" 2>&1; echo $?)" \
+    "$T_TMP/am.conf: configuration OK
+0"
 am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
 for i in 1 2 3; do
 	out=$(miltc_run --ip 192.0.2.66 --helo mail.attacker.test \
@@ -105,6 +109,9 @@ t_eq "without the group no store is made" "$(test -e "$db" && echo made)" ""
 # 4. A store that cannot be written: mail goes on, drops are counted.
 : > "$T_TMP/am.log"
 am_conf "$T_TMP/am.conf" "reports: { store = \"sqlite:$T_TMP/nowhere/r.db\"; org_name = \"Test\"; from = \"dmarc@mx.test\"; };"
+out=$("$AM" -n -c "$T_TMP/am.conf" 2>&1)
+t_eq "-n: a SQLite store that cannot be opened is an error" \
+    "$? $(printf '%s\n' "$out" | grep -c "reports.store.*cannot open $T_TMP/nowhere/r.db")" "2 1"
 am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
 out=$(miltc_run --ip 192.0.2.99 --helo list.example \
     --mail-from alice@bank.test < "$T_TMP/signed.eml")
