@@ -72,6 +72,17 @@ t_eq "row: the MAIL FROM SPF result" \
     "bank.test 2 1"
 t_eq "log: the writer's totals" \
     "$(grep -c 'reports: writer stopped: 5 rows written, 0 dropped' "$T_TMP/am.log")" 1
+rep=$top_builddir/milter/authmilter-report
+t_eq "authmilter-report list" "$("$rep" -c "$T_TMP/am.conf" list 2>&1)" \
+    "$(date -u +%Y-%m-%d) bank.test messages=5 rows=2 p=reject rua=mailto:dmarc@bank.test state=unsent"
+t_eq "authmilter-report expire keeps today" \
+    "$("$rep" -c "$T_TMP/am.conf" expire --days 0 2>&1)" "expired 0 periods"
+t_eq "authmilter-report expire --days 1, two days later" \
+    "$("$rep" -c "$T_TMP/am.conf" expire --days 1 --now $(($(date +%s) + 2 * 86400)) 2>&1)" \
+    "expired 1 periods"
+t_eq "  ... the rows are gone too" "$(q 'SELECT COUNT(*) FROM report_rows')" 0
+t_eq "authmilter-report usage error" \
+    "$("$rep" -c "$T_TMP/am.conf" expire >/dev/null 2>&1; echo $?)" 2
 
 # 2. Reasons: t=y (p=reject applied as quarantine, policy_test_mode = 1),
 # and dmarc.enforce = false (nothing applied, local_policy = 2).
