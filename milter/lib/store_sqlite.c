@@ -110,7 +110,7 @@ sq_exec(struct store_be *b, enum store_stmt s, const char *const *params,
 {
 	struct sqlite_be *be = (struct sqlite_be *)b;
 	sqlite3_stmt     *st;
-	char              name[8];
+	char              name[16];
 	int               i, n = store_stmts[s].nparams, rc;
 
 	if (be->st[s] == NULL) {
