@@ -4,13 +4,15 @@
 # pg_ctl, unix socket only, no TCP) and stopped at the end. The closing
 # lines of the two runs are summed into this script's. No PostgreSQL
 # binaries is a failure, not a skip: contrib/setup.sh installs postgresql.
+# STORE_TEST_WRAP runs test-store under a tool, e.g.
+#	STORE_TEST_WRAP='valgrind -q --error-exitcode=9' STORE_BENCH_MESSAGES=2000
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib/common.sh"
 
 TEST=$top_builddir/t/unit/test-store
 
 # run NAME SPEC: runs test-store, adds its closing line to ours.
 run() {
-	"$TEST" "$2" > "$T_TMP/$1.out" 2>&1
+	${STORE_TEST_WRAP:-} "$TEST" "$2" > "$T_TMP/$1.out" 2>&1
 	rc=$?
 	sed "s/^/$1: /" "$T_TMP/$1.out"
 	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T_TMP/$1.out" | tail -n 1)

@@ -123,6 +123,42 @@ stop_walk(void *arg, const struct store_period *p)
 	return 7;
 }
 
+/* Sends each period from inside the walk, as authmilter-report does:
+ * the callback lists the rows and marks the period sent on the same
+ * handle. */
+struct reenter {
+	struct store *st;
+	int           calls, failed;
+	uint64_t      rows;
+};
+
+static int
+count_row(void *arg, const struct report_row *r, uint64_t count)
+{
+	(void)r;
+	*(uint64_t *)arg += count;
+	return 0;
+}
+
+static int
+send_period(void *arg, const struct store_period *p)
+{
+	struct reenter *re = arg;
+	struct am_err   err = {""};
+	char            id[STORE_ID_MAX + 1];
+
+	re->calls++;
+	if (store_rows(re->st, p->day, p->pol.domain, count_row, &re->rows,
+		&err) != 0 ||
+	    store_report_id(re->st, p->day, p->pol.domain, id, &err) != 0 ||
+	    store_mark_sent(
+		re->st, p->day, p->pol.domain, "x", p->day + DAY, &err) != 0) {
+		printf("  in the walk: %s\n", err.msg);
+		re->failed++;
+	}
+	return 0;
+}
+
 static int
 periods(struct store *st, int64_t before, bool unsent, struct plist *l)
 {
@@ -387,6 +423,19 @@ test_periods(void)
 	t_assert_int_eq(
 	    store_periods(st, 0, false, stop_walk, &calls, &err), 7);
 	t_assert_int_eq(calls, 1);
+
+	t_case("periods: the callback may use the store");
+	{
+		struct reenter re = {st, 0, 0, 0};
+
+		t_assert_int_eq(
+		    store_periods(st, 0, true, send_period, &re, &err), 0);
+		t_assert_int_eq(re.calls, 2);
+		t_assert_int_eq(re.failed, 0);
+		t_assert_int_eq(re.rows, 2);
+		t_assert_int_eq(periods(st, 0, true, &pl), 0);
+		t_assert_int_eq(pl.n, 0);
+	}
 
 	t_case("periods: the policy is the last row's");
 	make_row(&r, "b.example", DAY0 + DAY + 6, "192.0.2.9");
@@ -699,6 +748,21 @@ test_weird_text(void)
 
 /* ---- the DKIM column codec ---- */
 
+/* Field by field: the decoder writes names up to their NUL only, and
+ * struct padding is never written. */
+static bool
+dkim_eq(const struct report_dkim *a, const struct report_dkim *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(a[i].domain, b[i].domain) != 0 ||
+		    strcmp(a[i].selector, b[i].selector) != 0 ||
+		    a[i].result != b[i].result)
+			return false;
+	return true;
+}
+
 static void
 test_dkim_codec(void)
 {
@@ -722,7 +786,7 @@ test_dkim_codec(void)
 	t_assert_int_eq(
 	    store_dkim_decode(text, strlen(text), out, &n, &err), 0);
 	t_assert_int_eq(n, 2);
-	t_assert(memcmp(in, out, 2 * sizeof(in[0])) == 0);
+	t_assert(dkim_eq(in, out, 2));
 
 	t_case("dkim codec: none is empty");
 	t_assert_int_eq(store_dkim_encode(in, 0, text, sizeof(text)), 0);
@@ -755,7 +819,7 @@ test_dkim_codec(void)
 	t_assert(len > 0 && (size_t)len <= STORE_DKIM_TEXT_MAX);
 	t_assert_int_eq(store_dkim_decode(text, (size_t)len, out, &n, &err), 0);
 	t_assert_int_eq(n, REPORT_MAX_DKIM);
-	t_assert(memcmp(in, out, sizeof(out)) == 0);
+	t_assert(dkim_eq(in, out, REPORT_MAX_DKIM));
 	t_assert_int_eq(store_dkim_encode(in, REPORT_MAX_DKIM, text, 100), -1);
 
 	t_case("dkim codec: an unterminated name is read to its array's end");
