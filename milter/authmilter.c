@@ -497,9 +497,11 @@ recorder_swap(const struct am_conf *conf)
 	    (r = recorder_start(conf->reports.store, conf->reports.queue,
 		 &err)) == NULL)
 		log_msg(LOG_L_ERR, "%s (nothing is recorded)", err.msg);
-	else if (r != NULL)
+	else if (r != NULL) /* a PostgreSQL URI may hold a password */
 		log_msg(LOG_L_INFO, "reports: recording to %s",
-		    conf->reports.store);
+		    strncmp(conf->reports.store, "sqlite:", 7) == 0
+			? conf->reports.store
+			: "a PostgreSQL store");
 	recorder_stop(milter_cb_set_recorder(r), RECORDER_STOP_MS);
 }
 

@@ -169,7 +169,7 @@ writer(void *arg)
 				}
 			} else if (last_err != 0)
 				log_msg(LOG_L_NOTICE,
-				    "reports: store %s open again", r->spec);
+				    "reports: the store answers again");
 		}
 		if (n > 0) {
 			k = fold(batch, n, counts);
@@ -267,12 +267,6 @@ recorder_stop(struct recorder *r, unsigned timeout_ms)
 	free(r->ring);
 	free(r->spec);
 	free(r);
-}
-
-const char *
-recorder_spec(const struct recorder *r)
-{
-	return r->spec;
 }
 
 void

@@ -42,7 +42,6 @@ bool recorder_push(struct recorder *, const struct report_row *row);
 /* Writes what is queued (for at most timeout_ms more), stops the thread,
  * logs the totals and frees. NULL ok. */
 void recorder_stop(struct recorder *, unsigned timeout_ms);
-const char *recorder_spec(const struct recorder *);
 void recorder_stats(struct recorder *, struct recorder_stats *out);
 
 #endif /* AM_RECORDER_H */
