@@ -379,7 +379,7 @@ test_auth_results(void)
 	struct buf               out;
 	struct doc               d;
 	size_t                   i, k;
-	char                     q[128], want[64];
+	char                     q[256], want[96];
 
 	for (i = 0; i < sizeof(auth_cases) / sizeof(auth_cases[0]); i++) {
 		struct report_row r = row0();
