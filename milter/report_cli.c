@@ -195,17 +195,23 @@ write_file(const char *dir, const char *name, const char *ext,
 	FILE *fp;
 	int   n = snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext);
 
-	if (n < 0 || (size_t)n >= sizeof(path) ||
-	    (fp = fopen(path, "wb")) == NULL) {
-		fprintf(stderr, "authmilter-report: cannot write %s/%s%s\n",
-		    dir, name, ext);
+	bool  ok;
+
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		fprintf(stderr, "authmilter-report: %s: path too long\n", dir);
 		return -1;
 	}
-	if (fwrite(b->data, 1, b->len, fp) != b->len) {
-		fclose(fp);
+	if ((fp = fopen(path, "wb")) == NULL) {
+		fprintf(stderr, "authmilter-report: %s: %s\n", path,
+		    strerror(errno));
 		return -1;
 	}
-	return fclose(fp) == 0 ? 0 : -1;
+	ok = fwrite(b->data, 1, b->len, fp) == b->len;
+	if (fclose(fp) != 0 || !ok) {
+		fprintf(stderr, "authmilter-report: %s: write failed\n", path);
+		return -1;
+	}
+	return 0;
 }
 
 static int
