@@ -185,12 +185,23 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: state.update(stop=True))
 
     fam = socket.AF_INET6 if ":" in args.addr else socket.AF_INET
-    udp = socket.socket(fam, socket.SOCK_DGRAM)
-    udp.bind((args.addr, 0))
-    port = udp.getsockname()[1]
-    tcp = socket.socket(fam, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind((args.addr, port))
+    # The kernel's free UDP port may be taken for TCP (another suite's
+    # connection on the same host): take another one, a bounded number of
+    # times.
+    for attempt in range(20):
+        udp = socket.socket(fam, socket.SOCK_DGRAM)
+        udp.bind((args.addr, 0))
+        port = udp.getsockname()[1]
+        tcp = socket.socket(fam, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind((args.addr, port))
+            break
+        except OSError:
+            udp.close()
+            tcp.close()
+            if attempt == 19:
+                raise
     tcp.listen(64)
     logf = open(args.log, "a", encoding="utf-8") if args.log else None
 
