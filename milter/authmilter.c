@@ -447,10 +447,12 @@ check_start(const struct am_conf *conf)
 			    pw->pw_name, err.msg);
 			_exit(2);
 		}
+		int rc;
+
 		snprintf(why, sizeof(why), " (as user %s)", pw->pw_name);
-		st = check_store(c, why);
+		rc = check_store(c, why);
 		conf_unref(c);
-		_exit(st);
+		_exit(rc);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
