@@ -34,7 +34,12 @@ build() { # build DIR CONFIGURE-ARGS...
 	shift
 	[ -x configure ] || autoreconf -fi
 	mkdir -p "$dir"
-	(cd "$dir" && "$top/configure" -q "$@" && make -j"$jobs")
+	(cd "$dir" && "$top/configure" -q "$@" && make -j"$jobs" &&
+	    if [ -n "${with_tests:-}" ]; then
+		# The test programs too: one that does not compile is a
+		# broken build, not a test run with nothing in it.
+		make -j"$jobs" check TESTS=
+	    fi)
 }
 
 # The daemon refuses to run as root; the sample drops to this user (and
@@ -63,6 +68,7 @@ test)
 	install_pkgs $BUILD_PKGS $TEST_PKGS
 	add_user
 	autoreconf -fi
+	with_tests=1
 	status=0
 	: >/tmp/am-summary.$$
 	# A build that fails counts as one failed test, and the closing line

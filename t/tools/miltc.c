@@ -168,6 +168,9 @@ usage(void)
 	exit(2);
 }
 
+static void die_usage(const char *what, const char *arg)
+    __attribute__((noreturn));
+
 static void
 die_usage(const char *what, const char *arg)
 {
