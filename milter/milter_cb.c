@@ -188,6 +188,13 @@ cb_negotiate(SMFICTX *smfi, unsigned long f0, unsigned long f1,
 			   SMFIP_NR_UNKN | SMFIP_NR_DATA;
 	unsigned long   skip = SMFIP_NOUNKNOWN | SMFIP_NODATA;
 	struct cb_conn *c = cb_conn_get(smfi);
+	struct msgauth_ctx *ctx = milter_cb_get_ctx();
+
+	/* RCPT TO only for the report's envelope_to: not asked for when
+	 * nothing is recorded. */
+	if (ctx == NULL || !msgauth_ctx_conf(ctx)->reports.enabled)
+		skip |= SMFIP_NORCPT;
+	msgauth_ctx_unref(ctx);
 
 	(void)f2;
 	(void)f3;
