@@ -21,8 +21,11 @@ t_dns_start "$T_TMP/zone.json"
 
 # loader ID: transactions until the daemon is gone; one line each in
 # $T_TMP/load.ID: "done VERDICT" (a final reply came, at end of message or
-# the drain's 421 at MAIL FROM), "refused" (no
-# connection: the daemon has stopped) or "lost" (connected, no final reply).
+# the drain's 421 at MAIL FROM), "refused" (no connection: the daemon has
+# stopped), "lost" (MAIL FROM accepted, then no final reply: a transaction
+# the drain let down) or "cut" (connected, gone before MAIL FROM had a
+# reply: the session that was open when the daemon exited, for which the
+# MTA applies milter_default_action).
 loader() {
 	i=0
 	while [ $i -lt 100000 ]; do
@@ -37,9 +40,11 @@ loader() {
 		    v=tempfail
 		if [ -n "$v" ]; then
 			echo "done $v"
-		elif printf '%s\n' "$out" | grep -q '^negotiated'; then
+		elif printf '%s\n' "$out" | grep -q '^reply mail: '; then
 			echo "lost"
 			printf '%s\n' "$out" >> "$T_TMP/lost.txt"
+		elif printf '%s\n' "$out" | grep -q '^negotiated'; then
+			echo "cut"
 		else
 			echo "refused"
 			kill -0 "$AM_PID" 2>/dev/null || break
@@ -98,6 +103,9 @@ AM_RC=$?
 wait $lp
 
 t_eq "exit status 0 (a drained stop)" "$AM_RC" 0
+# A sanitizer's exit status (66 for ThreadSanitizer) says why in the log.
+[ "$AM_RC" -ne 0 ] &&
+    grep -A 60 -m 1 'Sanitizer\|runtime error' "$T_TMP/am.log" | head -80
 t_eq "exactly one stop, on SIGTERM" \
     "$(grep -c 'stopping on signal' "$T_TMP/am.log")" 1
 grep -q 'stopping on signal 15' "$T_TMP/am.log" &&
@@ -112,6 +120,15 @@ t_eq "transactions completed under the signals ($done_n)" \
     "$([ "$done_n" -ge $LOOPS ] && echo yes)" yes
 t_eq "no transaction lost" "$(cat "$T_TMP"/load.* | grep -c '^lost')" 0
 [ -s "$T_TMP/lost.txt" ] && head -20 "$T_TMP/lost.txt"
+# A session is cut only by the exit, so at most once per loader and as its
+# last connection before the refusals.
+early=""
+for f in "$T_TMP"/load.*; do
+	grep -v '^refused$' "$f" | sed '$d' | grep -q '^cut$' &&
+	    early="$early $(basename "$f")"
+done
+t_eq "sessions cut only at the exit ($(cat "$T_TMP"/load.* | grep -c '^cut'))" \
+    "$early" ""
 t_eq "every completed one accepted or tempfailed by the drain" \
     "$(cat "$T_TMP"/load.* | grep '^done' | grep -v -c 'done accept$\|done tempfail$')" 0
 t_done
