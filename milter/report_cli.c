@@ -4,12 +4,14 @@
  *   authmilter-report [-c CONF] list [--unsent]
  *	One line per period (UTC day, policy domain):
  *	"DAY DOMAIN messages=N rows=N p=P rua=RUA state=unsent|sent@EPOCH"
- *   authmilter-report [-c CONF] send --dry-run DIR [--now EPOCH]
+ *   authmilter-report [-c CONF] send [--dry-run DIR] [--now EPOCH]
  *	For each unsent period of a finished UTC day with a usable rua,
- *	builds the RFC 9990 report and writes it to DIR as the mail would
- *	carry it: FILE.xml.gz (FILE = receiver!domain!begin!end!id) and the
- *	whole message as FILE.eml. Nothing is marked sent. Handing reports
- *	to sendmail(1) is not built yet: without --dry-run send refuses.
+ *	builds the RFC 9990 report, signs the mail with the signing-table row
+ *	of reports.from, hands it to reports.sendmail and marks the period
+ *	sent, at most reports.max_per_minute a minute. With --dry-run it
+ *	writes the report to DIR as the mail would carry it instead:
+ *	FILE.xml.gz (FILE = receiver!domain!begin!end!id) and the whole
+ *	signed message as FILE.eml; nothing is marked sent.
  *   authmilter-report [-c CONF] expire --days N [--now EPOCH]
  *	Deletes the periods (and their rows) that ended more than N days
  *	before today (UTC) and prints "expired N periods".
@@ -21,21 +23,34 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "conf.h"
+#include "dkim_sign.h"
 #include "dns.h"
+#include "hdr.h"
+#include "msgauth.h"
 #include "report.h"
 #include "report_xml.h"
 #include "store.h"
 #include "str.h"
 
 #define MAX_DEST 8 /* rua destinations used per report */
+/* How long sendmail(1) has to take one report. */
+#define HANDOFF_SECONDS 60
+
+extern char **environ;
 
 static void usage(void) __attribute__((noreturn));
 
@@ -43,7 +58,7 @@ static void
 usage(void)
 {
 	fputs("usage: authmilter-report [-c CONF] list [--unsent]\n"
-	      "       authmilter-report [-c CONF] send --dry-run DIR "
+	      "       authmilter-report [-c CONF] send [--dry-run DIR] "
 	      "[--now EPOCH]\n"
 	      "       authmilter-report [-c CONF] expire --days N "
 	      "[--now EPOCH]\n",
@@ -90,8 +105,10 @@ struct send {
 	const struct am_conf *conf;
 	struct store         *st;
 	struct dns           *dns;
-	const char           *dir;
+	const char           *dir; /* --dry-run; NULL: hand to sendmail */
 	int64_t               now;
+	struct timespec       last; /* the last hand-off (pacing) */
+	bool                  handed;
 	unsigned              made, skipped, failed;
 };
 
@@ -121,12 +138,17 @@ external_ok(struct send *s, const char *policy, const char *dest)
 	return ok;
 }
 
-/* The usable destinations of rua into to ("a@x, b@y"): mailto URIs, the
- * "!size" suffix dropped, not blocklisted, external ones authorized.
- * Returns how many. */
+struct dests {
+	size_t n;
+	char   addr[MAX_DEST][REPORT_RUA_MAX + 1];
+};
+
+/* The usable destinations of rua, into d and to ("a@x, b@y"): mailto
+ * URIs, the "!size" suffix dropped, not blocklisted, external ones
+ * authorized. Returns how many. */
 static size_t
 destinations(struct send *s, const struct report_policy_pub *pol,
-    struct buf *to)
+    struct dests *d, struct buf *to)
 {
 	const char *p = pol->rua;
 	size_t      n = 0;
@@ -162,9 +184,9 @@ destinations(struct send *s, const struct report_policy_pub *pol,
 		if ((n > 0 && buf_append_str(to, ", ") < 0) ||
 		    buf_append_str(to, uri + 7) < 0)
 			break;
-		n++;
+		memcpy(d->addr[n++], uri + 7, strlen(uri + 7) + 1);
 	}
-	return n;
+	return d->n = n;
 }
 
 struct rows_arg {
@@ -214,6 +236,230 @@ write_file(const char *dir, const char *name, const char *ext,
 	return 0;
 }
 
+/* Feeds one header field (lines joined by LF) to h with CRLF folds, as
+ * the MTA would hand it over. */
+static int
+add_field(struct hdr_list *h, const char *p, size_t len, struct buf *tmp)
+{
+	size_t i;
+
+	buf_reset(tmp);
+	for (i = 0; i < len; i++)
+		if ((p[i] == '\n' && buf_append_char(tmp, '\r') < 0) ||
+		    buf_append_char(tmp, p[i]) < 0)
+			return -1;
+	return hdr_list_add_raw(h, tmp->data, tmp->len) == 0 ? 0 : -1;
+}
+
+/* Signs mail (report_mail()'s, LF line ends) with the signing-table row of
+ * reports.from, as the daemon signs (msgauth_sign_setup()), the body in
+ * its SMTP form (CRLF), and puts the DKIM-Signature fields on top. A
+ * report must pass DMARC at its receiver (RFC 9990 2.1), so no row is an
+ * error. */
+static int
+sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
+    struct am_err *err)
+{
+	const struct conf_sign_rule *rule = conf_sign_match(c, c->reports.from);
+	struct dkim_sign_params      params;
+	struct dkim_sign_key         keys[CONF_MAX_ROW_KEYS];
+	struct dkim_sign            *ds;
+	struct hdr_list             *h;
+	struct buf                   tmp, out;
+	const char                  *p = mail->data, *hend, *field, *f;
+	size_t                       i;
+	int                          rc = -1;
+
+	if (rule == NULL) {
+		am_err_set(err, "reports.from %s has no signing-table row, "
+				"and an unsigned report fails DMARC",
+		    c->reports.from);
+		return -1;
+	}
+	if ((hend = strstr(p, "\n\n")) == NULL) {
+		am_err_set(err, "the mail has no body");
+		return -1;
+	}
+	h = hdr_list_new();
+	ds = dkim_sign_new(&params, keys,
+	    msgauth_sign_setup(c, rule, (time_t)now, &params, keys));
+	buf_init(&tmp, HDR_MAX_BYTES);
+	buf_init(&out, 2 * REPORT_XML_MAX);
+	if (h == NULL || ds == NULL) {
+		am_err_set(err, "out of memory");
+		goto out;
+	}
+	/* The header: a field runs to the next line not starting with WSP. */
+	for (field = f = p; f <= hend; f = strchr(f, '\n') + 1)
+		if (f != field && f[0] != ' ' && f[0] != '\t') {
+			if (add_field(h, field, (size_t)(f - 1 - field), &tmp) < 0) {
+				am_err_set(err, "the mail's header cannot be signed");
+				goto out;
+			}
+			field = f;
+		}
+	if (dkim_sign_eoh(ds, err) < 0)
+		goto out;
+	/* The body with CRLF line ends, in chunks. */
+	for (p = hend + 2; *p != '\0';) {
+		buf_reset(&tmp);
+		while (*p != '\0' && tmp.len < 64 * 1024) {
+			if ((*p == '\n' && buf_append_char(&tmp, '\r') < 0) ||
+			    buf_append_char(&tmp, *p) < 0)
+				break;
+			p++;
+		}
+		if (dkim_sign_body(ds, tmp.data, tmp.len, err) < 0)
+			goto out;
+	}
+	if (dkim_sign_eom(ds, h, err) < 0)
+		goto out;
+	/* Each field with its folds back to LF, then the mail. */
+	for (i = 0; i < dkim_sign_count(ds); i++) {
+		for (f = dkim_sign_field(ds, i); *f != '\0'; f++)
+			if (*f != '\r' && buf_append_char(&out, *f) < 0)
+				break;
+		if (buf_append_char(&out, '\n') < 0)
+			break;
+	}
+	if (buf_append(&out, mail->data, mail->len) < 0) {
+		am_err_set(err, "the signed mail is too large");
+		goto out;
+	}
+	buf_free(mail);
+	*mail = out;
+	buf_init(&out, 0);
+	rc = 0;
+out:
+	dkim_sign_free(ds);
+	hdr_list_free(h);
+	buf_free(&tmp);
+	buf_free(&out);
+	return rc;
+}
+
+/* At most reports.max_per_minute hand-offs a minute: waits until 60/N
+ * seconds have passed since the last one. */
+static void
+pace(struct send *s)
+{
+	double          gap = 60.0 / s->conf->reports.max_per_minute;
+	struct timespec t = s->last;
+
+	if (s->handed) {
+		t.tv_sec += (time_t)gap;
+		t.tv_nsec += (long)((gap - (double)(time_t)gap) * 1e9);
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) ==
+		       EINTR)
+			;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &s->last);
+	s->handed = true;
+}
+
+/* Hands mail to sendmail(1) as "SENDMAIL -oi -f FROM -- RCPT...", the
+ * mail on its standard input; no shell. It has HANDOFF_SECONDS to read
+ * the mail and exit; 0 when it exited 0. */
+static int
+hand_off(char *sendmail, char *from, struct dests *d, const struct buf *mail,
+    struct am_err *err)
+{
+	static char                oi[] = "-oi", f[] = "-f", end_opts[] = "--";
+	char                      *argv[6 + MAX_DEST];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t          sa;
+	sigset_t                   def;
+	struct timespec            end, t;
+	size_t                     i, off = 0;
+	pid_t                      pid;
+	int                        pfd[2], st = 0, r;
+
+	argv[0] = sendmail;
+	argv[1] = oi;
+	argv[2] = f;
+	argv[3] = from;
+	argv[4] = end_opts;
+	for (i = 0; i < d->n; i++)
+		argv[5 + i] = d->addr[i];
+	argv[5 + i] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		am_err_set(err, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* SIGPIPE is ignored here (a write to a sendmail that quit fails with
+	 * EPIPE); sendmail gets it back. */
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_init(&sa);
+	posix_spawnattr_setsigdefault(&sa, &def);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
+	r = posix_spawn(&pid, sendmail, &fa, &sa, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	close(pfd[0]);
+	if (r != 0) {
+		close(pfd[1]);
+		am_err_set(err, "%s: %s", sendmail, strerror(r));
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += HANDOFF_SECONDS;
+	fcntl(pfd[1], F_SETFL, O_NONBLOCK);
+	while (off < mail->len) {
+		struct pollfd pf = {.fd = pfd[1], .events = POLLOUT};
+		ssize_t       w;
+		long          ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ms = (end.tv_sec - t.tv_sec) * 1000 +
+		     (end.tv_nsec - t.tv_nsec) / 1000000;
+		if (ms <= 0)
+			break;
+		if ((r = poll(&pf, 1, (int)ms)) < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if ((w = write(pfd[1], mail->data + off, mail->len - off)) > 0)
+			off += (size_t)w;
+		else if (errno != EINTR && errno != EAGAIN)
+			break; /* EPIPE: it quit */
+	}
+	close(pfd[1]);
+	/* Then its exit, by the same deadline. */
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec > end.tv_sec ||
+		    (t.tv_sec == end.tv_sec && t.tv_nsec >= end.tv_nsec)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			am_err_set(err, "%s took more than %d s: killed",
+			    sendmail, HANDOFF_SECONDS);
+			return -1;
+		}
+		poll(NULL, 0, 20);
+	}
+	if (r < 0)
+		am_err_set(err, "%s: %s", sendmail, strerror(errno));
+	else if (WIFSIGNALED(st))
+		am_err_set(err, "%s was killed by signal %d", sendmail,
+		    WTERMSIG(st));
+	else if (WEXITSTATUS(st) != 0)
+		am_err_set(err, "%s exited with status %d", sendmail,
+		    WEXITSTATUS(st));
+	else if (off < mail->len)
+		am_err_set(err, "%s exited before reading the whole mail",
+		    sendmail);
+	else
+		return 0;
+	return -1;
+}
+
 static int
 send_period(void *arg, const struct store_period *p)
 {
@@ -224,6 +470,7 @@ send_period(void *arg, const struct store_period *p)
 	struct report_meta    meta = {0};
 	struct rows_arg       ra = {0};
 	struct report_mail_in in = {0};
+	struct dests          d;
 	size_t                stem;
 	int                   rc = -1;
 
@@ -237,7 +484,7 @@ send_period(void *arg, const struct store_period *p)
 	buf_init(&fname, 1024);
 	buf_init(&subj, 1024);
 	buf_init(&mail, 2 * REPORT_XML_MAX);
-	if (destinations(s, &p->pol, &to) == 0) {
+	if (destinations(s, &p->pol, &d, &to) == 0) {
 		fprintf(stderr, "%s: no usable rua destination: no report\n",
 		    p->pol.domain);
 		s->skipped++;
@@ -284,14 +531,40 @@ send_period(void *arg, const struct store_period *p)
 	in.text = "This is a DMARC aggregate report (RFC 9990) in the attached file.\n";
 	in.date = s->now;
 	in.gz = &gz;
-	if (report_mail(&in, &mail, &ra.err) < 0)
+	if (report_mail(&in, &mail, &ra.err) < 0 ||
+	    sign_mail(c, s->now, &mail, &ra.err) < 0)
 		goto fail;
 	stem = fname.len - strlen(".xml.gz");
-	if (write_file(s->dir, buf_cstr(&fname), "", &gz) < 0)
-		goto fail_quiet;
-	fname.data[stem] = '\0';
-	if (write_file(s->dir, fname.data, ".eml", &mail) < 0)
-		goto fail_quiet;
+	if (s->dir != NULL) {
+		if (write_file(s->dir, buf_cstr(&fname), "", &gz) < 0)
+			goto fail_quiet;
+		fname.data[stem] = '\0';
+		if (write_file(s->dir, fname.data, ".eml", &mail) < 0)
+			goto fail_quiet;
+	} else {
+		/* Exactly once: marked sent only after sendmail took it. A
+		 * crash in between sends it again, with the same report id
+		 * and file name, which receivers take as the same report. */
+		pace(s);
+		if (hand_off(c->reports.sendmail, c->reports.from, &d, &mail,
+			&ra.err) < 0) {
+			fprintf(stderr,
+			    "authmilter-report: %s: not sent: %s; the next "
+			    "run tries again\n",
+			    p->pol.domain, ra.err.msg);
+			goto fail_quiet;
+		}
+		if (store_mark_sent(s->st, p->day, p->pol.domain,
+			buf_cstr(&to), s->now, &ra.err) < 0) {
+			fprintf(stderr,
+			    "authmilter-report: %s: sent, but not marked sent "
+			    "(%s): the next run sends it again, with the same "
+			    "report id\n",
+			    p->pol.domain, ra.err.msg);
+			goto fail_quiet;
+		}
+		fname.data[stem] = '\0';
+	}
 	printf("%s.xml.gz %llu messages, %llu records -> %s\n", fname.data,
 	    (unsigned long long)p->messages,
 	    (unsigned long long)(p->rows < c->reports.max_rows
@@ -398,8 +671,9 @@ main(int argc, char **argv)
 		usage();
 	if (strcmp(cmd, "expire") == 0 ? days < 0 || unsent : days >= 0)
 		usage();
-	if ((dry != NULL) != (strcmp(cmd, "send") == 0))
+	if (dry != NULL && strcmp(cmd, "send") != 0)
 		usage();
+	signal(SIGPIPE, SIG_IGN); /* hand_off() sees EPIPE instead */
 
 	if ((conf = conf_load(file, &err)) == NULL) {
 		fprintf(stderr, "authmilter-report: %s\n", err.msg);

@@ -1108,6 +1108,40 @@ from_info_get(const struct msgauth *m, struct from_info *fi)
 	fi->incomplete = bad || unusable;
 }
 
+size_t
+msgauth_sign_setup(const struct am_conf *c, const struct conf_sign_rule *rule,
+    time_t now, struct dkim_sign_params *params, struct dkim_sign_key *keys)
+{
+	size_t i;
+
+	*params = (struct dkim_sign_params){
+	    .header_canon = c->dkim.sign.header_canon == CONF_CANON_RELAXED
+				? DKIM_CANON_RELAXED
+				: DKIM_CANON_SIMPLE,
+	    .body_canon = c->dkim.sign.body_canon == CONF_CANON_RELAXED
+			      ? DKIM_CANON_RELAXED
+			      : DKIM_CANON_SIMPLE,
+	    .headers = (const char *const *)c->dkim.sign.headers,
+	    .nheaders = c->dkim.sign.nheaders,
+	    .oversign = (const char *const *)c->dkim.sign.oversign,
+	    .noversign = c->dkim.sign.noversign,
+	    .now = now,
+	};
+	for (i = 0; i < rule->nkeys && i < MSGAUTH_MAX_SIGN_KEYS; i++) {
+		const struct conf_key *k = rule->keys[i];
+
+		keys[i] = (struct dkim_sign_key){
+		    .domain = k->domain,
+		    .selector = k->selector,
+		    .alg = k->alg == CONF_ALG_ED25519_SHA256
+			       ? DKIM_ALG_ED25519_SHA256
+			       : DKIM_ALG_RSA_SHA256,
+		    .pkey = k->pkey,
+		};
+	}
+	return i;
+}
+
 void
 msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 {
@@ -1142,31 +1176,8 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	if (fi.problem != NULL ||
 	    (rule = conf_sign_match(c, fi.first_addr)) == NULL)
 		return;
-	m->sign_params = (struct dkim_sign_params){
-	    .header_canon = c->dkim.sign.header_canon == CONF_CANON_RELAXED
-				? DKIM_CANON_RELAXED
-				: DKIM_CANON_SIMPLE,
-	    .body_canon = c->dkim.sign.body_canon == CONF_CANON_RELAXED
-			      ? DKIM_CANON_RELAXED
-			      : DKIM_CANON_SIMPLE,
-	    .headers = (const char *const *)c->dkim.sign.headers,
-	    .nheaders = c->dkim.sign.nheaders,
-	    .oversign = (const char *const *)c->dkim.sign.oversign,
-	    .noversign = c->dkim.sign.noversign,
-	    .now = ctx_now(m->ctx),
-	};
-	for (i = 0; i < rule->nkeys && i < MSGAUTH_MAX_SIGN_KEYS; i++) {
-		const struct conf_key *k = rule->keys[i];
-
-		m->sign_keys[i] = (struct dkim_sign_key){
-		    .domain = k->domain,
-		    .selector = k->selector,
-		    .alg = k->alg == CONF_ALG_ED25519_SHA256
-			       ? DKIM_ALG_ED25519_SHA256
-			       : DKIM_ALG_RSA_SHA256,
-		    .pkey = k->pkey,
-		};
-	}
+	i = msgauth_sign_setup(
+	    c, rule, ctx_now(m->ctx), &m->sign_params, m->sign_keys);
 	m->ds = dkim_sign_new(&m->sign_params, m->sign_keys, i);
 	if (m->ds == NULL) {
 		/* The message should be signed: eom_sign decides. */
