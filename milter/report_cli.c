@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "dkim_sign.h"
+#include "dmarc.h"
 #include "dns.h"
 #include "hdr.h"
 #include "msgauth.h"
@@ -138,6 +140,24 @@ external_ok(struct send *s, const char *policy, const char *dest)
 	return ok;
 }
 
+/* True when host has the Organizational Domain of the policy domain
+ * (RFC 9989 4.10.2): no authorization record is needed then (RFC 9990
+ * 3.3). A DNS failure on either side makes it external, so the
+ * authorization decides. */
+static bool
+same_org(struct send *s, struct dmarc **dm, const char *policy,
+    const char *host)
+{
+	char a[DMARC_MAX_NAME + 1], b[DMARC_MAX_NAME + 1];
+
+	if (strcasecmp(policy, host) == 0)
+		return true;
+	if (*dm == NULL && (*dm = dmarc_new(s->dns, NULL)) == NULL)
+		return false;
+	return dmarc_org_domain(*dm, policy, a) == 0 &&
+	       dmarc_org_domain(*dm, host, b) == 0 && strcasecmp(a, b) == 0;
+}
+
 struct dests {
 	size_t n;
 	char   addr[MAX_DEST][REPORT_RUA_MAX + 1];
@@ -150,8 +170,9 @@ static size_t
 destinations(struct send *s, const struct report_policy_pub *pol,
     struct dests *d, struct buf *to)
 {
-	const char *p = pol->rua;
-	size_t      n = 0;
+	const char   *p = pol->rua;
+	struct dmarc *dm = NULL; /* the walks, when a host is not the domain */
+	size_t        n = 0;
 
 	while (*p != '\0' && n < MAX_DEST) {
 		const char *e = strchr(p, ','), *u = p;
@@ -172,8 +193,7 @@ destinations(struct send *s, const struct report_policy_pub *pol,
 			why = "not a plain address";
 		else if (conf_report_blocked(s->conf, uri + 7))
 			why = "on reports.blocklist";
-		else if (!str_domain_under(dom + 1, pol->domain) &&
-			 !str_domain_under(pol->domain, dom + 1) &&
+		else if (!same_org(s, &dm, pol->domain, dom + 1) &&
 			 !external_ok(s, pol->domain, dom + 1))
 			why = "external, and no _report._dmarc authorization";
 		if (why != NULL) {
@@ -186,6 +206,7 @@ destinations(struct send *s, const struct report_policy_pub *pol,
 			break;
 		memcpy(d->addr[n++], uri + 7, strlen(uri + 7) + 1);
 	}
+	dmarc_free(dm);
 	return d->n = n;
 }
 

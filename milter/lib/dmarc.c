@@ -334,20 +334,32 @@ dmarc_bad_value(unsigned int id, struct dmarc_record *r, struct dmarc_parse *st)
 	r->bad_policy = true;
 }
 
-/* rua as published for the report writer, which parses it again: cut
- * after the last whole URI (a ',' boundary) that fits. */
+/* rua for the report writer, which parses it again: the URIs without the
+ * WSP that RFC 9989 4.8 allows around them, joined by ',', cut after the
+ * last whole URI that fits. */
 static void
 dmarc_keep_rua(struct dmarc_record *r, const char *p, size_t n)
 {
-	size_t k = n;
+	size_t i = 0, k = 0, start, end;
 
-	while (k > DMARC_RUA_MAX) {
-		while (k > 0 && p[k - 1] != ',')
-			k--;
+	for (; i <= n; i++) {
+		start = i;
+		while (i < n && p[i] != ',')
+			i++;
+		end = i;
+		while (start < end && dmarc_iswsp((unsigned char)p[start]))
+			start++;
+		while (end > start && dmarc_iswsp((unsigned char)p[end - 1]))
+			end--;
+		if (end == start)
+			continue;
+		if (k + (k > 0) + (end - start) > DMARC_RUA_MAX)
+			break;
 		if (k > 0)
-			k--; /* drop the ',' */
+			r->rua[k++] = ',';
+		memcpy(r->rua + k, p + start, end - start);
+		k += end - start;
 	}
-	memcpy(r->rua, p, k);
 	r->rua[k] = '\0';
 }
 
@@ -1029,6 +1041,18 @@ dmarc_evaluate(struct dmarc *d, const char *from_domain,
 		    "temporary error in an aligned check");
 	out->disposition = out->fail_disposition;
 	return dmarc_done(out, DMARC_FAIL, "no aligned identifier passed");
+}
+
+int
+dmarc_org_domain(
+    struct dmarc *d, const char *domain, char out[DMARC_MAX_NAME + 1])
+{
+	struct dmarc_dom *dom = dmarc_dom_get(d, domain, DMARC_MAX_DOMAINS);
+
+	if (dom == NULL || dmarc_dom_org(d, dom) < 0)
+		return -1;
+	str_lcpy(out, dom->name + dom->org_off, DMARC_MAX_NAME + 1);
+	return 0;
 }
 
 bool

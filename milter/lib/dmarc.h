@@ -230,6 +230,15 @@ void dmarc_prefetch(struct dmarc *, const char *domain);
 enum dmarc_result dmarc_evaluate(struct dmarc *, const char *from_domain,
     const struct dmarc_auth *, struct dmarc_verdict         *out);
 
+/* The Organizational Domain of domain (RFC 9989 4.10.2, by the DNS Tree
+ * Walk, through the same cache as the evaluations), into out. Waits for
+ * the answers without params.waiter. Returns 0, or -1 for an invalid name,
+ * past DMARC_MAX_DOMAINS domains, or after a temporary DNS failure (or,
+ * with a waiter, an answer not yet in). For the report writer's check of
+ * external destinations (RFC 9990 3.3). */
+int dmarc_org_domain(
+    struct dmarc *, const char *domain, char out[DMARC_MAX_NAME + 1]);
+
 /* With params.waiter: true when the last dmarc_evaluate() needed an
  * answer not yet in. Its verdict is then to be discarded: wait on the
  * waiter and evaluate again (the answers already in are kept, so each

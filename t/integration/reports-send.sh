@@ -24,6 +24,12 @@ zone["s1._domainkey.mx.test"] = zone["s1._domainkey.bank.test"]
 zone["_dmarc.mx.test"] = [{"type": "TXT", "data": "v=DMARC1; p=reject"}]
 zone["mx.test"] = [{"type": "TXT", "data": "v=spf1 -all"}]
 # A public suffix domain asking for aggregate and failure reports.
+# A sibling in the same organization: shop.corp.test reports to
+# reports.corp.test, both under corp.test's record (no authorization
+# needed); and one outside it, at corp-reports.test (needed, absent).
+zone["_dmarc.corp.test"] = [{"type": "TXT", "data": "v=DMARC1; p=none"}]
+zone["_dmarc.shop.corp.test"] = [{"type": "TXT", "data":
+    "v=DMARC1; p=reject; rua=mailto:d@reports.corp.test, mailto:e@corp-reports.test"}]
 zone["_dmarc.psd.test"] = [{"type": "TXT", "data":
     "v=DMARC1; p=reject; psd=y; rua=mailto:agg@psd.test; ruf=mailto:forensic@psd.test"}]
 json.dump(zone, open(sys.argv[2], "w"))
@@ -225,4 +231,19 @@ t_eq "no signing row: exit status" "$?" 1
 t_eq "no signing row: said" "$(head -1 "$T_TMP/send.err")" \
     "authmilter-report: bank.test: reports.from dmarc@elsewhere.test has no signing-table row, and an unsigned report fails DMARC"
 t_eq "no signing row: no hand-off" "$(ls "$mail" | wc -l)" 0
+
+# 8. Destinations by Organizational Domain (RFC 9989's tree walk): a host
+# under the same one needs no authorization, another does.
+rm -f "$db" "$db-wal" "$db-shm"
+conf_with "$top_srcdir/t/tools/fake-sendmail"
+am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
+sed 's/@bank.test/@shop.corp.test/' "$data/spoof-reject.eml" > "$T_TMP/corp.eml"
+miltc_run --ip 192.0.2.66 --helo mail.attacker.test \
+    --mail-from x@attacker.test --rcpt bob@mx.test < "$T_TMP/corp.eml" >/dev/null
+am_stop
+send
+t_eq "same organization: sent, to the sibling only" "$(cat "$mail/1.args")" \
+    "-oi -f dmarc@mx.test -- d@reports.corp.test"
+t_eq "  ... the other organization left out, said" "$(cat "$T_TMP/send.err")" \
+    "shop.corp.test: destination mailto:e@corp-reports.test left out: external, and no _report._dmarc authorization"
 t_done

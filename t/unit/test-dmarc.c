@@ -167,6 +167,57 @@ test_parse(void)
 	}
 }
 
+/* The rua kept for aggregate reports: WSP around the URIs dropped, empty
+ * list elements skipped, cut after the last whole URI that fits. */
+static void
+test_parse_rua(void)
+{
+	static const struct {
+		const char *name, *txt, *rua;
+	} rows[] = {
+	    {"one URI", "v=DMARC1; rua=mailto:a@b.test", "mailto:a@b.test"},
+	    {"WSP after the comma", "v=DMARC1; rua=mailto:a@b.test, mailto:c@d.test",
+		"mailto:a@b.test,mailto:c@d.test"},
+	    /* (HTAB is WSP, but not dmarc-value: a tab makes the tag
+	     * invalid, 4.8, as the record cases show.) */
+	    {"spaces around both",
+		"v=DMARC1; rua= mailto:a@b.test  ,  mailto:c@d.test!10m ;",
+		"mailto:a@b.test,mailto:c@d.test!10m"},
+	    {"empty elements", "v=DMARC1; rua=,mailto:a@b.test,,",
+		"mailto:a@b.test"},
+	    {"no valid URI: nothing", "v=DMARC1; rua=nope", ""},
+	};
+	struct dmarc_record r;
+	char                txt[1200], want[600];
+	size_t              i, k;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		t_casef("record rua: %s", rows[i].name);
+		t_assert_int_eq(dmarc_record_parse(
+				    rows[i].txt, strlen(rows[i].txt), &r),
+		    0);
+		t_assert_str_eq(r.rua, rows[i].rua);
+	}
+	/* 24 URIs of 29 bytes with ", " between: kept with ',' between, 17
+	 * fit in 511 (17 * 29 + 16 = 509; 18 would take 539). */
+	t_case("record rua: cut after the last whole URI that fits");
+	k = (size_t)snprintf(txt, sizeof(txt), "v=DMARC1; rua=");
+	want[0] = '\0';
+	for (i = 0; i < 24; i++) {
+		char uri[40];
+
+		snprintf(uri, sizeof(uri), "mailto:reports%02zu@example.test", i);
+		k += (size_t)snprintf(txt + k, sizeof(txt) - k, "%s%s",
+		    i > 0 ? ", " : "", uri);
+		if (i < 17)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want),
+			    "%s%s", i > 0 ? "," : "", uri);
+	}
+	t_assert_int_eq(dmarc_record_parse(txt, k, &r), 0);
+	t_assert_int_eq(strlen(r.rua), 509);
+	t_assert_str_eq(r.rua, want);
+}
+
 /* pct (RFC 7489 6.3: 1*3DIGIT, 0 to 100; anything else as if absent). */
 static void
 test_parse_pct(void)
@@ -1012,6 +1063,7 @@ main(int argc, char **argv)
 	struct dns *dns;
 
 	test_parse();
+	test_parse_rua();
 	test_parse_pct();
 	test_walk();
 	if (argc >= 3) {
