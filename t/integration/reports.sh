@@ -39,9 +39,10 @@ reply() { printf '%s\n' "$2" | grep "^reply $1:"; }
 
 # 1. Recording on: 3 spoofs (p=reject: rejected), 2 aligned passes.
 am_conf "$T_TMP/am.conf" "$reports"
-t_eq "-n: the store opens as the daemon's user" \
+t_eq "-n: the store opens as the daemon's user; unsigned reports warned of" \
     "$("$AM" -n -c "$T_TMP/am.conf" 2>&1; echo $?)" \
-    "$T_TMP/am.conf: configuration OK
+    "$T_TMP/am.conf:9: warning: reports.from dmarc@mx.test has no signing-table row: reports will not be signed, and fail DMARC at receivers (unless SPF aligns)
+$T_TMP/am.conf: configuration OK
 0"
 am_start "$T_TMP/am.conf" || { t_fail "daemon starts"; t_done; exit 1; }
 for i in 1 2 3; do
