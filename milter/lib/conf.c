@@ -1688,6 +1688,38 @@ load_table(struct ld *ld)
 	return 0;
 }
 
+/* The reports are mail from reports.from, and RFC 9990 receivers check
+ * them with DMARC like any other: authmilter-report signs them with the
+ * signing-table row for that address. None, or one whose keys cannot
+ * align with its domain, leaves DMARC to SPF alone (a warning). */
+static int
+check_report_signing(struct ld *ld, const config_t *cf)
+{
+	const struct am_conf        *c = ld->c;
+	const config_setting_t      *s = config_lookup(cf, "reports.from");
+	const struct conf_sign_rule *r;
+	const char                  *dom;
+	size_t                       i;
+
+	if (!c->reports.enabled || c->reports.from == NULL || s == NULL)
+		return 0;
+	if ((r = conf_sign_match(c, c->reports.from)) == NULL)
+		return ld_warn(ld, s,
+		    "reports.from %s has no signing-table row: "
+		    "authmilter-report sends no report unsigned (it would "
+		    "fail DMARC at receivers)",
+		    c->reports.from);
+	dom = strrchr(c->reports.from, '@') + 1;
+	for (i = 0; i < r->nkeys; i++)
+		if (may_align(dom, r->keys[i]->domain))
+			return 0;
+	return ld_warn(ld, s,
+	    "reports.from %s is signed by the dkim.sign.table row of line %d, "
+	    "whose keys do not align with %s: reports fail DMARC at "
+	    "receivers (unless SPF aligns)",
+	    c->reports.from, r->line, dom);
+}
+
 /* --- life cycle --- */
 
 static char *
@@ -1862,6 +1894,8 @@ conf_load(const char *file, struct am_err *err)
 	if (ld.keys != NULL && load_keys(&ld) < 0)
 		goto out;
 	if (ld.table != NULL && load_table(&ld) < 0)
+		goto out;
+	if (check_report_signing(&ld, &cf) < 0)
 		goto out;
 	rc = 0;
 out:

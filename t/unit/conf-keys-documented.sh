@@ -72,9 +72,13 @@ probe() {
 	conf_one "$2" "$3"
 	out=$("$AM" -n -c "$T_TMP/range.conf" 2>&1)
 	rc=$?
+	# A reports group without a signing table: its one warning.
+	warned=
+	case $2 in reports.*) warned="$T_TMP/range.conf:1: warning: reports.from r@example.net has no signing-table row: authmilter-report sends no report unsigned (it would fail DMARC at receivers)
+" ;; esac
 	if [ "$4" = ok ]; then
 		t_eq "$1: $2 = $3 accepted" "$rc $out" \
-		    "0 $T_TMP/range.conf: configuration OK"
+		    "0 $warned$T_TMP/range.conf: configuration OK"
 	elif [ "$rc" -eq 2 ] && echo "$out" | grep -qF "$2"; then
 		t_ok "$1: $2 = $3 refused"
 	else

@@ -1133,7 +1133,93 @@ test_direction(void)
 	t_assert(!conf_report_blocked(c, "x@notspam.example"));
 	t_assert(conf_report_blocked(c, "bad@other.example"));
 	t_assert(!conf_report_blocked(c, "good@other.example"));
+	/* No signing table: test_report_signing() has the text. */
+	t_assert_int_eq(c->nwarnings, 1);
 	conf_unref(c);
+}
+
+/* One warning for a reports group whose from address the signing table
+ * does not sign, or signs only with keys that cannot align. */
+static const struct {
+	const char *name;
+	const char *table;   /* the dkim.sign.table rows */
+	const char *warning; /* NULL: none */
+} report_signing[] = {
+    {"reports.from without a signing table", NULL,
+	"@D@/rsign.conf:3: warning: reports.from dmarc@Mail.Example.NET has "
+	"no signing-table row: authmilter-report sends no report unsigned "
+	"(it would fail DMARC at receivers)"},
+    {"reports.from matched by no row",
+	"{ from = \"*@example.org\"; keys = [\"rsa\"]; }",
+	"@D@/rsign.conf:3: warning: reports.from dmarc@Mail.Example.NET has "
+	"no signing-table row: authmilter-report sends no report unsigned "
+	"(it would fail DMARC at receivers)"},
+    {"reports.from matched by a row whose keys cannot align",
+	"{ from = \"*@example.org\"; keys = [\"rsa\"]; },\n"
+	"  { from = \"*\"; keys = [\"org\", \"rsa\"]; }",
+	"@D@/rsign.conf:3: warning: reports.from dmarc@Mail.Example.NET is "
+	"signed by the dkim.sign.table row of line 14, whose keys do not "
+	"align with Mail.Example.NET: reports fail DMARC at receivers "
+	"(unless SPF aligns)"},
+    {"reports.from signed with an aligned key (the parent domain)",
+	"{ from = \"*@*example.net\"; keys = [\"org\", \"net\"]; }", NULL},
+    {"reports.from signed by the first matching row, case-blind",
+	"{ from = \"DMARC@mail.example.net\"; keys = [\"net\"]; },\n"
+	"  { from = \"*\"; keys = [\"org\"]; }",
+	NULL},
+};
+
+static void
+test_report_signing(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(report_signing) / sizeof(report_signing[0]);
+	     i++) {
+		struct am_err   err = {{0}};
+		struct am_conf *c;
+		struct buf      b;
+		char           *text, *want;
+
+		buf_init(&b, 0);
+		buf_append_str(&b, "# reports\n"
+				   "reports: { org_name = \"Example Mail\";\n"
+				   "  from = \"dmarc@Mail.Example.NET\"; };\n");
+		if (report_signing[i].table != NULL) {
+			buf_append_str(&b,
+			    "dkim: { sign: {\n"
+			    "  keys = (\n"
+			    "    { name = \"net\"; domain = \"example.net\";\n"
+			    "      selector = \"s1\"; file = "
+			    "\"@D@/rsa2048.key\"; },\n"
+			    "    { name = \"org\"; domain = \"example.org\";\n"
+			    "      selector = \"s1\"; file = "
+			    "\"@D@/rsa2048.key\"; },\n"
+			    "    { name = \"rsa\"; domain = \"example.org\";\n"
+			    "      selector = \"s2\"; file = "
+			    "\"@D@/rsa2048.key\"; });\n"
+			    "  table = (\n  ");
+			buf_append_str(&b, report_signing[i].table);
+			buf_append_str(&b, "\n  );\n}; };\n");
+		}
+		text = buf_take(&b);
+		t_case(report_signing[i].name);
+		c = load_text("rsign.conf", text, &err);
+		free(text);
+		t_assert_str_eq(err.msg, "");
+		if (c == NULL)
+			continue;
+		if (report_signing[i].warning == NULL) {
+			t_assert_int_eq(c->nwarnings, 0);
+		} else {
+			want = subst(report_signing[i].warning);
+			t_assert_int_eq(c->nwarnings, 1);
+			if (c->nwarnings == 1)
+				t_assert_str_eq(c->warnings[0], want);
+			free(want);
+		}
+		conf_unref(c);
+	}
 }
 
 static const struct {
@@ -1383,6 +1469,7 @@ main(int argc, char **argv)
 	test_sample();
 	test_trusted();
 	test_direction();
+	test_report_signing();
 	test_sign_match();
 	test_socket_check();
 	rc = t_done();
