@@ -20,7 +20,9 @@
 #    p=reject failure refused;
 # 5. header fields of 90 KiB and 200 KiB arrive with our A-R field;
 # 6. with authmilter stopped, milter_default_action = tempfail gives
-#    451 4.7.1 at MAIL FROM.
+#    451 4.7.1 at MAIL FROM;
+# 7. authmilter-report sends the day's aggregate report through Postfix's
+#    sendmail(1) into this instance, and it arrives signed.
 # Needs root (Postfix's master starts as root); skipped otherwise.
 . "$top_srcdir/t/lib/common.sh"
 . "$top_srcdir/t/integration/lib.sh"
@@ -108,7 +110,7 @@ $PY - "$T_TMP/keys/pf1.out" "$T_TMP/keys/pf2.out" > "$T_TMP/zone.json" <<'EOPY'
 import json, re, sys
 zone = {
     "bank.test": [{"type": "TXT", "data": "v=spf1 ip4:192.0.2.1 -all"}],
-    "_dmarc.bank.test": [{"type": "TXT", "data": "v=DMARC1; p=reject"}],
+    "_dmarc.bank.test": [{"type": "TXT", "data": "v=DMARC1; p=reject; rua=mailto:dmarc@bank.test"}],
     "attacker.test": [{"type": "TXT", "data": "v=spf1 ip4:192.0.2.66 -all"}],
 }
 for path in sys.argv[1:]:
@@ -128,9 +130,12 @@ table = ( { from = "*@bank.test"; keys = ["rsa", "ed"]; } );'
 printf 'authserv_id = "mx.test";\ndkim: { sign: {\n%s\n}; };\n' "$keys" > "$T_TMP/sign.conf"
 
 # --- authmilter: verifies inbound mail, signs the submission service's ---
+mkdir -p "$T_TMP/db"
+[ -n "$AM_USER" ] && chown "$AM_USER" "$T_TMP/db"
 am_conf "$T_TMP/am.conf" "dkim: { sign: {
 $keys
-}; };"
+}; };
+reports: { store = \"sqlite:$T_TMP/db/reports.db\"; org_name = \"Test\"; from = \"dmarc@bank.test\"; sendmail = \"/usr/sbin/sendmail\"; };"
 sed -i -e "s|^socket = .*|socket = \"inet:$AM_PORT@127.0.0.1\";|" \
     -e 's|^sign_networks = .*|sign_networks = [];\
 sign_daemon_names = ["ORIGINATING"];\
@@ -355,11 +360,50 @@ inbound down "$T_TMP/good.eml" 192.0.2.1 mail.bank.test alice@bank.test
 t_eq "milter down: 451 4.7.1 at MAIL FROM" "$(reply_to down 'MAIL FROM:')" \
     "451 4.7.1 Service unavailable - try again later"
 
+# 7. The aggregate report of what came in, through Postfix's own
+# sendmail(1) into this instance (MAIL_CONFIG), out to the sink, signed.
+# The rows are moved one day back, as if recorded yesterday, so that the
+# run is on the real clock (dkimpy checks t=).
+db=$T_TMP/db/reports.db
+sqlite3 "$db" 'UPDATE periods SET day = day - 86400; UPDATE report_rows SET day = day - 86400;'
+MAIL_CONFIG=$PF_ETC "$top_builddir/milter/authmilter-report" -c "$T_TMP/am.conf" send \
+    > "$T_TMP/report.out" 2>&1
+t_eq "report: sent through Postfix's sendmail" "$?:$(tail -1 "$T_TMP/report.out")" \
+    "0:1 reports, 0 periods skipped, 0 failed"
+n=200
+while ! grep -q "from=<dmarc@bank.test>" "$PF/maillog" 2>/dev/null && [ $n -gt 0 ]; do
+	sleep 0.1
+	n=$((n - 1))
+done
+qid=$(sed -n 's/.* \([0-9A-Za-z]*\): from=<dmarc@bank.test>.*/\1/p' "$PF/maillog" | head -1)
+n=200
+while ! grep -q " $qid: to=<dmarc@bank.test>.*status=sent" "$PF/maillog" 2>/dev/null && [ $n -gt 0 ]; do
+	sleep 0.1
+	n=$((n - 1))
+done
+mid=$(sed -n "s/.* $qid: message-id=<\(.*\)>.*/\1/p" "$PF/maillog" | head -1)
+rfile=$(grep -l "^Message-ID: <$mid>" "$SINK"/msg.* 2>/dev/null | head -1)
+if [ -n "$rfile" ]; then
+	t_ok "report: delivered to the sink"
+	awk 'top && /^X-(Client-Addr|Client-Proto|Helo-Args|Mail-Args|Rcpt-Args): / { next }
+	{ top = 0; print }' top=1 "$rfile" > "$T_TMP/report.eml"
+	out=$($PY "$top_srcdir/t/integration/postfix/dkimverify.py" "$T_DNS_PORT" "$T_TMP/report.eml" 2>&1)
+	t_eq "report: both signatures verify with dkimpy" "$(printf '%s\n' "$out" | sort | tr '\n' '|')" \
+	    "d=bank.test s=pf1 a=rsa-sha256 pass|d=bank.test s=pf2 a=ed25519-sha256 pass|"
+	t_eq "report: its Subject" "$(header Subject "$rfile" | sed 's/Report-ID: [A-Za-z0-9]*$/Report-ID: ID/')" \
+	    "Subject: Report Domain: bank.test Submitter: bank.test Report-ID: ID"
+	t_eq "report: the period marked sent" \
+	    "$(sqlite3 "$db" 'SELECT domain, sent_to FROM periods WHERE sent_at IS NOT NULL')" \
+	    "bank.test|dmarc@bank.test"
+else
+	t_fail "report: delivered to the sink" "$(cat "$T_TMP/report.out")" "$(tail -n 5 "$PF/maillog")"
+fi
+
 # Nothing else arrived: the spoof (rejected) and the deferred message are
-# not in the sink; exactly the three accepted ones are.
+# not in the sink; exactly the accepted ones and the report are.
 pf_stop
 t_eq "the sink got exactly the accepted messages" \
-    "$(grep -h '^Message-ID:' "$SINK"/msg.* 2>/dev/null | sort | tr '\n' ' ')" \
+    "$(grep -h '^Message-ID:' "$SINK"/msg.* 2>/dev/null | grep -v "<$mid>" | sort | tr '\n' ' ')" \
     "Message-ID: <big200@bank.test> Message-ID: <big90@bank.test> Message-ID: <forged@bank.test> Message-ID: <good@bank.test> Message-ID: <submit@bank.test> "
 
 t_done
