@@ -608,6 +608,16 @@ xml_error(void *arg, xmlErrorPtr e)
 	bad(w, "xml: line %d: %s", e->line, msg);
 }
 
+/* libxml2's messages without a parser context (encoding errors) go to
+ * its generic handler, stderr by default: dropped while we parse; the
+ * reader's own error says what went wrong. */
+static void
+xml_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 static bool
 has_doctype(const char *p, size_t n)
 {
@@ -628,11 +638,13 @@ has_doctype(const char *p, size_t n)
 static int
 xml_walk(struct walk *w, const char *p, size_t n, struct am_err *err)
 {
-	xmlTextReaderPtr r;
-	const xmlChar   *ns0 = NULL, *ns, *v;
-	xmlChar         *rootns = NULL;
-	int              rc = 0, type, depth, empty;
-	enum name        nm;
+	xmlTextReaderPtr    r;
+	const xmlChar      *ns0 = NULL, *ns, *v;
+	xmlChar            *rootns = NULL;
+	int                 rc = 0, type, depth, empty;
+	enum name           nm;
+	xmlGenericErrorFunc gen_fn;
+	void               *gen_ctx;
 
 	if (n > INT_MAX) {
 		bad(w, "document too large");
@@ -644,10 +656,16 @@ xml_walk(struct walk *w, const char *p, size_t n, struct am_err *err)
 		return 0;
 	}
 	xmlInitParser();
+	/* Per thread in libxml2: restored before returning. */
+	gen_fn = xmlGenericError;
+	gen_ctx = xmlGenericErrorContext;
+	xmlSetGenericErrorFunc(NULL, xml_quiet);
 	r = xmlReaderForMemory(
 	    p, (int)n, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
-	if (r == NULL)
+	if (r == NULL) {
+		xmlSetGenericErrorFunc(gen_ctx, gen_fn);
 		return am_err_set(err, "report: xmlReader: out of memory");
+	}
 	xmlTextReaderSetStructuredErrorHandler(r, xml_error, w);
 	w->depth = 0;
 	while (w->why[0] == '\0' && w->fn_rc == 0 &&
@@ -673,6 +691,7 @@ xml_walk(struct walk *w, const char *p, size_t n, struct am_err *err)
 				if (ns != NULL &&
 				    (rootns = xmlStrdup(ns)) == NULL) {
 					xmlFreeTextReader(r);
+					xmlSetGenericErrorFunc(gen_ctx, gen_fn);
 					return am_err_set(
 					    err, "report: out of memory");
 				}
@@ -737,6 +756,7 @@ xml_walk(struct walk *w, const char *p, size_t n, struct am_err *err)
 		bad(w, "xml: not well-formed");
 	xmlFreeTextReader(r);
 	xmlFree(rootns);
+	xmlSetGenericErrorFunc(gen_ctx, gen_fn);
 	return 0;
 }
 
