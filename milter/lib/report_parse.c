@@ -129,56 +129,65 @@ enum name {
 	N_SCOPE
 };
 
+/* In strcmp order, for the binary search: name_of() runs for every
+ * element of the document. */
 static const struct {
 	const char *s;
 	enum name   n;
 } names[] = {
-    {"feedback", N_FEEDBACK},
-    {"version", N_VERSION},
-    {"report_metadata", N_REPORT_METADATA},
-    {"org_name", N_ORG_NAME},
-    {"email", N_EMAIL},
-    {"report_id", N_REPORT_ID},
-    {"date_range", N_DATE_RANGE},
-    {"begin", N_BEGIN},
-    {"end", N_END},
-    {"policy_published", N_POLICY_PUBLISHED},
-    {"domain", N_DOMAIN},
-    {"p", N_P},
-    {"sp", N_SP},
-    {"np", N_NP},
     {"adkim", N_ADKIM},
     {"aspf", N_ASPF},
-    {"fo", N_FO},
-    {"testing", N_TESTING},
-    {"record", N_RECORD},
-    {"row", N_ROW},
-    {"source_ip", N_SOURCE_IP},
+    {"auth_results", N_AUTH_RESULTS},
+    {"begin", N_BEGIN},
     {"count", N_COUNT},
-    {"policy_evaluated", N_POLICY_EVALUATED},
+    {"date_range", N_DATE_RANGE},
     {"disposition", N_DISPOSITION},
     {"dkim", N_DKIM},
-    {"spf", N_SPF},
-    {"reason", N_REASON},
-    {"type", N_TYPE},
-    {"identifiers", N_IDENTIFIERS},
-    {"header_from", N_HEADER_FROM},
+    {"domain", N_DOMAIN},
+    {"email", N_EMAIL},
+    {"end", N_END},
     {"envelope_from", N_ENVELOPE_FROM},
     {"envelope_to", N_ENVELOPE_TO},
-    {"auth_results", N_AUTH_RESULTS},
-    {"selector", N_SELECTOR},
+    {"feedback", N_FEEDBACK},
+    {"fo", N_FO},
+    {"header_from", N_HEADER_FROM},
+    {"identifiers", N_IDENTIFIERS},
+    {"np", N_NP},
+    {"org_name", N_ORG_NAME},
+    {"p", N_P},
+    {"policy_evaluated", N_POLICY_EVALUATED},
+    {"policy_published", N_POLICY_PUBLISHED},
+    {"reason", N_REASON},
+    {"record", N_RECORD},
+    {"report_id", N_REPORT_ID},
+    {"report_metadata", N_REPORT_METADATA},
     {"result", N_RESULT},
+    {"row", N_ROW},
     {"scope", N_SCOPE},
+    {"selector", N_SELECTOR},
+    {"source_ip", N_SOURCE_IP},
+    {"sp", N_SP},
+    {"spf", N_SPF},
+    {"testing", N_TESTING},
+    {"type", N_TYPE},
+    {"version", N_VERSION},
 };
 
 static enum name
 name_of(const char *s)
 {
-	size_t i;
+	size_t lo = 0, hi = NELEM(names), mid;
+	int    c;
 
-	for (i = 0; i < NELEM(names); i++)
-		if (strcmp(names[i].s, s) == 0)
-			return names[i].n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(s, names[mid].s)) == 0)
+			return names[mid].n;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return N_OTHER;
 }
 
