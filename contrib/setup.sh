@@ -15,7 +15,7 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev
  libssl-dev libunbound-dev libconfig-dev libidn2-dev libxml2-dev zlib1g-dev
- libsqlite3-dev libpq-dev"
+ libsqlite3-dev libpq-dev libzip-dev"
 TEST_PKGS="python3 python3-dnslib python3-spf python3-yaml python3-dkim
  python3-dnspython libmail-dkim-perl libnet-dns-perl mandoc valgrind clang
  libclang-rt-14-dev postfix swaks ldnsutils libxml2-utils postgresql sqlite3"

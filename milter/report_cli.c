@@ -15,6 +15,10 @@
  *   authmilter-report [-c CONF] expire --days N [--now EPOCH]
  *	Deletes the periods (and their rows) that ended more than N days
  *	before today (UTC) and prints "expired N periods".
+ *   authmilter-report [-c CONF] ingest [--now EPOCH] [PATH]
+ *	Stores the aggregate reports other receivers send us: one mail on
+ *	standard input, or a maildir or mbox PATH (report_ingest.h; its
+ *	exit status is its own: 0, or 75 to have the MTA try again).
  *
  * CONF is the daemon's configuration (default CONF_DEFAULT_FILE); its
  * reports group names the store. Exit status: 0 done, 1 the store or the
@@ -44,6 +48,7 @@
 #include "hdr.h"
 #include "msgauth.h"
 #include "report.h"
+#include "report_ingest.h"
 #include "report_xml.h"
 #include "store.h"
 #include "str.h"
@@ -63,7 +68,9 @@ usage(void)
 	      "       authmilter-report [-c CONF] send [--dry-run DIR] "
 	      "[--now EPOCH]\n"
 	      "       authmilter-report [-c CONF] expire --days N "
-	      "[--now EPOCH]\n",
+	      "[--now EPOCH]\n"
+	      "       authmilter-report [-c CONF] ingest [--now EPOCH] "
+	      "[PATH]\n",
 	    stderr);
 	exit(2);
 }
@@ -685,6 +692,12 @@ main(int argc, char **argv)
 		default:
 			usage();
 		}
+	}
+	if (strcmp(cmd, "ingest") == 0) {
+		if (optind + 1 < argc || unsent || days >= 0 || dry != NULL)
+			usage();
+		return report_ingest(
+		    file, optind < argc ? argv[optind] : NULL, now);
 	}
 	if (optind != argc ||
 	    (strcmp(cmd, "list") != 0 && strcmp(cmd, "expire") != 0 &&

@@ -998,6 +998,19 @@ set_report_sendmail(struct ld *ld, const config_setting_t *s, void *base,
 	return set_string(ld, &ld->c->reports.sendmail, v);
 }
 
+static int
+set_report_quarantine(struct ld *ld, const config_setting_t *s, void *base,
+    const struct opt *o, const char *path)
+{
+	const char *v = config_setting_get_string(s);
+
+	(void)base, (void)o;
+	if (*v != '/')
+		return ld_err(
+		    ld, s, "%s must be an absolute path (got \"%s\")", path, v);
+	return set_string(ld, &ld->c->reports.quarantine, v);
+}
+
 /* reports.blocklist: addresses or domains, lower case. */
 static int
 set_report_blocklist(struct ld *ld, const config_setting_t *s, void *base,
@@ -1234,6 +1247,7 @@ static const struct opt reports_opts[] = {
 	.min = 1,
 	.max = 1000000},
     {.name = "blocklist", .type = OT_STRS, .set = set_report_blocklist},
+    {STR("quarantine", set_report_quarantine)},
     {.name = NULL},
 };
 
@@ -1797,6 +1811,7 @@ conf_new(void)
 	c->reports.max_rows = 100000;
 	c->reports.store = strdup(CONF_REPORTS_STORE_DEFAULT);
 	c->reports.sendmail = strdup(CONF_REPORTS_SENDMAIL);
+	c->reports.quarantine = strdup(CONF_REPORTS_QUARANTINE);
 	c->socket = strdup(CONF_DEFAULT_SOCKET);
 	c->user = strdup("authmilter");
 	c->authserv_id = default_authserv_id();
@@ -1814,6 +1829,7 @@ conf_new(void)
 		c->dkim.sign.noversign = NELEM(default_oversign);
 	if (c->socket == NULL || c->user == NULL || c->authserv_id == NULL ||
 	    c->reports.store == NULL || c->reports.sendmail == NULL ||
+	    c->reports.quarantine == NULL ||
 	    c->trusted == NULL || c->sign_networks == NULL ||
 	    c->dkim.sign.headers == NULL || c->dkim.sign.oversign == NULL) {
 		conf_unref(c);
@@ -1962,6 +1978,7 @@ conf_unref(struct am_conf *c)
 	free(c->reports.receiver);
 	free(c->reports.extra_contact_info);
 	free(c->reports.sendmail);
+	free(c->reports.quarantine);
 	free_strv(c->reports.blocklist, c->reports.nblocklist);
 	free(c->dns.unbound_conf);
 	free(c->dns.trust_anchor);

@@ -185,11 +185,14 @@ struct am_conf {
 		 * case, domains normalized. */
 		char  **blocklist;
 		size_t  nblocklist;
+		/* authmilter-report ingest: malformed reports kept here */
+		char *quarantine;
 	} reports;
 };
 
 #define CONF_REPORTS_STORE_DEFAULT "sqlite:/var/lib/authmilter/reports.db"
 #define CONF_REPORTS_SENDMAIL      "/usr/sbin/sendmail"
+#define CONF_REPORTS_QUARANTINE    "/var/lib/authmilter/quarantine"
 
 /* Loads and validates file, and reads the signing keys (so call it before
  * dropping privileges). Returns NULL with err "FILE:LINE: ..." (or

@@ -22,9 +22,12 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+struct store_rx_txn;
+
 struct store {
-	struct store_be *be;
-	EVP_MD_CTX      *md; /* for row keys, reused */
+	struct store_be     *be;
+	EVP_MD_CTX          *md; /* for row keys, reused */
+	struct store_rx_txn *rx; /* a received report being added */
 };
 
 /* ---- results ---- */
@@ -295,6 +298,16 @@ store_dkim_decode(const char *p, size_t len, struct report_dkim *out,
 	"JOIN periods p ON p.day = r.day AND p.domain = r.domain "             \
 	"WHERE r.day = CAST($1 AS BIGINT) AND r.domain = $2"
 #define KEY_WHERE " WHERE day = CAST($1 AS BIGINT) AND domain = $2"
+#define RX_COLS                                                                \
+	"org, report_id, email, period_begin, period_end, domain, p, sp, np, " \
+	"adkim, aspf, testing, psd, fo, rua, received"
+#define RX_ROW_COLS                                                            \
+	"source_ip, header_from, envelope_from, envelope_to, disposition, "    \
+	"dkim_aligned, spf_aligned, reasons, dkim, spf_domain, spf_result, "   \
+	"has_spf, count"
+#define RX_REPORTS_SELECT                                                      \
+	"SELECT " RX_COLS " FROM rx_reports WHERE domain = $1 AND "            \
+	"period_end >= CAST($2 AS BIGINT) ORDER BY period_begin, "
 
 /* PostgreSQL sorts text by the database's collation; "C" gives the
  * byte order SQLite's BINARY gives, whatever the cluster's locale. */
@@ -350,6 +363,21 @@ const struct store_stmt_def store_stmts[STORE_STMT_N] = {
     [STORE_STMT_EXPIRE_PERIODS] = {"DELETE FROM periods WHERE day < CAST($1 "
 				   "AS BIGINT)",
 	NULL, 1},
+    [STORE_STMT_RX_INSERT] = {"INSERT INTO rx_reports (" RX_COLS
+			      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+			      "$10, $11, $12, $13, $14, $15, $16) ON "
+			      "CONFLICT (org, report_id) DO NOTHING",
+	NULL, 16},
+    [STORE_STMT_RX_ROW_INSERT] =
+	{"INSERT INTO rx_rows (org, report_id, seq, " RX_ROW_COLS
+	 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	 "$9, $10, $11, $12, $13, $14, $15, $16)",
+	    NULL, 16},
+    [STORE_STMT_RX_REPORTS] = {RX_REPORTS_SELECT "org, report_id",
+	RX_REPORTS_SELECT "org COLLATE \"C\", report_id COLLATE \"C\"", 2},
+    [STORE_STMT_RX_ROWS] = {"SELECT " RX_ROW_COLS " FROM rx_rows WHERE org = "
+			    "$1 AND report_id = $2 ORDER BY seq",
+	NULL, 2},
 };
 
 /* ---- the schema ---- */
@@ -373,8 +401,30 @@ static const char *const schema_0_1[] = {
     "PRIMARY KEY (day, domain, rowkey))",
     NULL};
 
+/* Version 2: received reports (authmilter-report ingest). A report's
+ * records carry its key (org, report_id) and their position in it. */
+static const char *const schema_1_2[] = {
+    "CREATE TABLE rx_reports (org TEXT NOT NULL, report_id TEXT NOT NULL, "
+    "email TEXT NOT NULL, period_begin BIGINT NOT NULL, period_end BIGINT "
+    "NOT NULL, domain TEXT NOT NULL, p INTEGER NOT NULL, sp INTEGER NOT "
+    "NULL, np INTEGER NOT NULL, adkim INTEGER NOT NULL, aspf INTEGER NOT "
+    "NULL, testing INTEGER NOT NULL, psd INTEGER NOT NULL, fo TEXT NOT "
+    "NULL, rua TEXT NOT NULL, received BIGINT NOT NULL, "
+    "PRIMARY KEY (org, report_id))",
+    "CREATE INDEX rx_reports_domain ON rx_reports (domain, period_end)",
+    "CREATE TABLE rx_rows (org TEXT NOT NULL, report_id TEXT NOT NULL, "
+    "seq BIGINT NOT NULL, source_ip TEXT NOT NULL, header_from TEXT NOT "
+    "NULL, envelope_from TEXT NOT NULL, envelope_to TEXT NOT NULL, "
+    "disposition INTEGER NOT NULL, dkim_aligned INTEGER NOT NULL, "
+    "spf_aligned INTEGER NOT NULL, reasons INTEGER NOT NULL, dkim TEXT NOT "
+    "NULL, spf_domain TEXT NOT NULL, spf_result INTEGER NOT NULL, has_spf "
+    "INTEGER NOT NULL, count BIGINT NOT NULL, "
+    "PRIMARY KEY (org, report_id, seq))",
+    NULL};
+
 const struct store_migration store_migrations[STORE_SCHEMA] = {
     {schema_0_1},
+    {schema_1_2},
 };
 
 #define META_SQL                                                               \
@@ -537,6 +587,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	store_rx_abort(st);
 	if (st->be != NULL)
 		st->be->ops->close(st->be);
 	EVP_MD_CTX_free(st->md);
@@ -613,21 +664,10 @@ struct row_text {
 	const char *p[RP_N];
 };
 
-/* Fills t from r (count left out) and computes the row key: SHA-256 over
- * "length:text," of each column but day, domain and count, so that no two
- * different rows share a serialization. The published policy is not part
- * of the key: the period keeps it once (store.h). */
+/* Fills t from r (count and key left out). */
 static int
-row_text(struct store *st, const struct report_row *r, struct row_text *t,
-    uint8_t key[32], struct am_err *err)
+row_fields(const struct report_row *r, struct row_text *t, struct am_err *err)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char     md[EVP_MAX_MD_SIZE];
-	unsigned int      mdlen = 0;
-	char              len[24];
-	size_t            i;
-	int               n;
-
 	snprintf(t->day, sizeof(t->day), "%" PRId64, report_day(r->when));
 	text_copy(t->domain, r->pol.domain, sizeof(r->pol.domain));
 	text_copy(t->ip, r->source_ip, sizeof(r->source_ip));
@@ -646,9 +686,6 @@ row_text(struct store *st, const struct report_row *r, struct row_text *t,
 	snprintf(t->has_spf, sizeof(t->has_spf), "%d", r->has_spf ? 1 : 0);
 	if (store_dkim_encode(r->dkim, r->ndkim, t->dkim, sizeof(t->dkim)) < 0)
 		return am_err_set(err, "store: DKIM results too long");
-	if (t->domain[0] == '\0')
-		return am_err_set(err, "store: a row without a policy domain");
-
 	t->p[RP_DAY] = t->day;
 	t->p[RP_DOMAIN] = t->domain;
 	t->p[RP_KEY] = t->key;
@@ -665,7 +702,28 @@ row_text(struct store *st, const struct report_row *r, struct row_text *t,
 	t->p[RP_SPF_RESULT] = t->spf_result;
 	t->p[RP_HAS_SPF] = t->has_spf;
 	t->p[RP_COUNT] = t->count;
+	return 0;
+}
 
+/* row_fields(), and the row key: SHA-256 over "length:text," of each
+ * column but day, domain and count, so that no two different rows share a
+ * serialization. The published policy is not part of the key: the period
+ * keeps it once (store.h). */
+static int
+row_text(struct store *st, const struct report_row *r, struct row_text *t,
+    uint8_t key[32], struct am_err *err)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char     md[EVP_MAX_MD_SIZE];
+	unsigned int      mdlen = 0;
+	char              len[24];
+	size_t            i;
+	int               n;
+
+	if (row_fields(r, t, err) < 0)
+		return -1;
+	if (t->domain[0] == '\0')
+		return am_err_set(err, "store: a row without a policy domain");
 	if (EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) != 1)
 		return am_err_set(err, "store: SHA-256 unavailable");
 	for (i = RP_IP; i < RP_COUNT; i++) {
@@ -961,6 +1019,47 @@ store_periods(struct store *st, int64_t before, bool unsent_only,
 	return rc;
 }
 
+/* The row in columns 0..12 of a listing (source_ip .. has_spf, count),
+ * as ROWS_SELECT and RX_ROW_COLS give them; the rest of row untouched. */
+static int
+get_row(const struct store_res *res, size_t i, struct report_row *row,
+    uint64_t *count_r)
+{
+	const char *dk = store_res_get(res, i, 8);
+	unsigned    dis, dal, sal, reasons, spfres, hasspf;
+	int64_t     count;
+
+	if (get_str(res, i, 0, row->source_ip, sizeof(row->source_ip), false) <
+		0 ||
+	    get_str(res, i, 1, row->header_from, sizeof(row->header_from),
+		false) < 0 ||
+	    get_str(res, i, 2, row->envelope_from, sizeof(row->envelope_from),
+		false) < 0 ||
+	    get_str(res, i, 3, row->envelope_to, sizeof(row->envelope_to),
+		false) < 0 ||
+	    get_small(res, i, 4, REPORT_DIS_REJECT, &dis) < 0 ||
+	    get_small(res, i, 5, 1, &dal) < 0 ||
+	    get_small(res, i, 6, 1, &sal) < 0 ||
+	    get_small(res, i, 7, REPORT_REASON_ALL, &reasons) < 0 ||
+	    dk == NULL ||
+	    store_dkim_decode(dk, strlen(dk), row->dkim, &row->ndkim, NULL) <
+		0 ||
+	    get_str(res, i, 9, row->spf_domain, sizeof(row->spf_domain),
+		false) < 0 ||
+	    get_small(res, i, 10, REPORT_AUTH_PERMERROR, &spfres) < 0 ||
+	    get_small(res, i, 11, 1, &hasspf) < 0 ||
+	    get_i64(res, i, 12, &count) < 0 || count < 0)
+		return -1;
+	row->disposition = (enum report_disposition)dis;
+	row->dkim_aligned = dal != 0;
+	row->spf_aligned = sal != 0;
+	row->reasons = reasons;
+	row->spf_result = (enum report_auth)spfres;
+	row->has_spf = hasspf != 0;
+	*count_r = (uint64_t)count;
+	return 0;
+}
+
 int
 store_rows(struct store *st, int64_t day, const char *domain,
     int (*fn)(void *arg, const struct report_row *, uint64_t count), void *arg,
@@ -970,10 +1069,8 @@ store_rows(struct store *st, int64_t day, const char *domain,
 	struct report_row *row;
 	char               d[24];
 	const char        *p[2] = {d, domain};
-	const char        *dk;
 	size_t             i;
-	unsigned           dis, dal, sal, reasons, spfres, hasspf;
-	int64_t            count;
+	uint64_t           count;
 	int                rc = 0;
 
 	if (check_domain(domain, err) < 0)
@@ -992,40 +1089,13 @@ store_rows(struct store *st, int64_t day, const char *domain,
 		memset(row, 0, sizeof(*row));
 		row->when = day;
 		str_lcpy(row->pol.domain, domain, sizeof(row->pol.domain));
-		dk = store_res_get(&res, i, 8);
-		if (get_str(&res, i, 0, row->source_ip, sizeof(row->source_ip),
-			false) < 0 ||
-		    get_str(&res, i, 1, row->header_from,
-			sizeof(row->header_from), false) < 0 ||
-		    get_str(&res, i, 2, row->envelope_from,
-			sizeof(row->envelope_from), false) < 0 ||
-		    get_str(&res, i, 3, row->envelope_to,
-			sizeof(row->envelope_to), false) < 0 ||
-		    get_small(&res, i, 4, REPORT_DIS_REJECT, &dis) < 0 ||
-		    get_small(&res, i, 5, 1, &dal) < 0 ||
-		    get_small(&res, i, 6, 1, &sal) < 0 ||
-		    get_small(&res, i, 7, REPORT_REASON_ALL, &reasons) < 0 ||
-		    dk == NULL ||
-		    store_dkim_decode(
-			dk, strlen(dk), row->dkim, &row->ndkim, NULL) < 0 ||
-		    get_str(&res, i, 9, row->spf_domain,
-			sizeof(row->spf_domain), false) < 0 ||
-		    get_small(&res, i, 10, REPORT_AUTH_PERMERROR, &spfres) <
-			0 ||
-		    get_small(&res, i, 11, 1, &hasspf) < 0 ||
-		    get_i64(&res, i, 12, &count) < 0 || count < 0 ||
+		if (get_row(&res, i, row, &count) < 0 ||
 		    get_policy(&res, i, 13, &row->pol) < 0) {
 			rc = am_err_set(err, "store: malformed row in the "
 					     "store");
 			break;
 		}
-		row->disposition = (enum report_disposition)dis;
-		row->dkim_aligned = dal != 0;
-		row->spf_aligned = sal != 0;
-		row->reasons = reasons;
-		row->spf_result = (enum report_auth)spfres;
-		row->has_spf = hasspf != 0;
-		rc = fn(arg, row, (uint64_t)count);
+		rc = fn(arg, row, count);
 	}
 	store_res_free(&res);
 	free(row);
@@ -1191,4 +1261,266 @@ store_expire(struct store *st, int64_t before, uint64_t *n, struct am_err *err)
 	if (n != NULL)
 		*n = changed;
 	return 0;
+}
+
+/* ---- received reports ---- */
+
+struct store_rx_txn {
+	char            org[STORE_RX_ORG_MAX + 1];
+	char            id[STORE_RX_ID_MAX + 1];
+	uint64_t        seq; /* the next record's position */
+	struct row_text t;
+};
+
+/* Checks rep and writes its text columns into the array v of 16 (the
+ * order of RX_COLS), with their storage in t. */
+struct rx_text {
+	char        org[STORE_RX_ORG_MAX + 1], id[STORE_RX_ID_MAX + 1];
+	char        email[STORE_RX_EMAIL_MAX + 1], begin[24], end[24];
+	char        received[24];
+	const char *v[16];
+};
+
+static int
+rx_text(const struct store_rx_report *rep, struct rx_text *t,
+    struct period_text *pt, struct am_err *err)
+{
+	struct report_row *r;
+	size_t             i, n;
+
+	n = strnlen(rep->report_id, sizeof(rep->report_id));
+	if (n == 0 || n > STORE_RX_ID_MAX)
+		return am_err_set(err,
+		    "store: a received report needs a "
+		    "report_id of 1 to %d characters",
+		    STORE_RX_ID_MAX);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)rep->report_id[i] < 0x20 ||
+		    (unsigned char)rep->report_id[i] >= 0x7f)
+			return am_err_set(err, "store: report_id is not "
+					       "printable ASCII");
+	memcpy(t->id, rep->report_id, n);
+	t->id[n] = '\0';
+	text_copy(t->org, rep->org, sizeof(rep->org));
+	text_copy(t->email, rep->email, sizeof(rep->email));
+	if (t->org[0] == '\0')
+		return am_err_set(err, "store: a received report without org");
+	if (rep->begin < 0 || rep->end < rep->begin)
+		return am_err_set(err, "store: a received report's date_range "
+				       "is not begin <= end");
+	/* The policy's columns, as a period's. */
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return am_err_set(err, "store: out of memory");
+	r->pol = rep->pol;
+	period_text(r, pt);
+	free(r);
+	if (pt->domain[0] == '\0')
+		return am_err_set(err, "store: a received report without a "
+				       "policy domain");
+	snprintf(t->begin, sizeof(t->begin), "%" PRId64, rep->begin);
+	snprintf(t->end, sizeof(t->end), "%" PRId64, rep->end);
+	snprintf(t->received, sizeof(t->received), "%" PRId64, rep->received);
+	t->v[0] = t->org;
+	t->v[1] = t->id;
+	t->v[2] = t->email;
+	t->v[3] = t->begin;
+	t->v[4] = t->end;
+	for (i = 0; i < 10; i++) /* domain, p .. rua */
+		t->v[5 + i] = pt->v[1 + i];
+	t->v[15] = t->received;
+	return 0;
+}
+
+int
+store_rx_begin(struct store *st, const struct store_rx_report *rep,
+    bool *duplicate, struct am_err *err)
+{
+	const struct store_be_ops *ops = st->be->ops;
+	struct rx_text             t;
+	struct period_text         pt;
+	uint64_t                   changed = 0;
+
+	*duplicate = false;
+	if (st->rx != NULL)
+		return am_err_set(err, "store: a received report is open");
+	if (rx_text(rep, &t, &pt, err) < 0)
+		return -1;
+	if ((st->rx = calloc(1, sizeof(*st->rx))) == NULL)
+		return am_err_set(err, "store: out of memory");
+	memcpy(st->rx->org, t.org, sizeof(t.org));
+	memcpy(st->rx->id, t.id, sizeof(t.id));
+	if (ops->begin(st->be, err) < 0) {
+		free(st->rx);
+		st->rx = NULL;
+		return -1;
+	}
+	if (ops->exec(st->be, STORE_STMT_RX_INSERT, t.v, NULL, &changed, err) <
+	    0) {
+		store_rx_abort(st);
+		return -1;
+	}
+	if (changed == 0) {
+		*duplicate = true;
+		store_rx_abort(st);
+	}
+	return 0;
+}
+
+int
+store_rx_put(struct store *st, const struct report_row *row, uint64_t count,
+    struct am_err *err)
+{
+	struct store_rx_txn *rx = st->rx;
+	char                 seq[24];
+	const char          *v[16];
+	size_t               i;
+
+	if (rx == NULL)
+		return am_err_set(err, "store: no received report is open");
+	if (count > INT64_MAX)
+		return am_err_set(err, "store: count out of range");
+	if (row_fields(row, &rx->t, err) < 0)
+		return -1;
+	snprintf(seq, sizeof(seq), "%" PRIu64, rx->seq);
+	snprintf(rx->t.count, sizeof(rx->t.count), "%" PRIu64, count);
+	v[0] = rx->org;
+	v[1] = rx->id;
+	v[2] = seq;
+	for (i = RP_IP; i <= RP_COUNT; i++)
+		v[3 + i - RP_IP] = rx->t.p[i];
+	if (st->be->ops->exec(
+		st->be, STORE_STMT_RX_ROW_INSERT, v, NULL, NULL, err) < 0)
+		return -1;
+	rx->seq++;
+	return 0;
+}
+
+int
+store_rx_commit(struct store *st, struct am_err *err)
+{
+	int rc;
+
+	if (st->rx == NULL)
+		return am_err_set(err, "store: no received report is open");
+	rc = st->be->ops->commit(st->be, err);
+	free(st->rx);
+	st->rx = NULL;
+	return rc;
+}
+
+void
+store_rx_abort(struct store *st)
+{
+	if (st == NULL || st->rx == NULL)
+		return;
+	st->be->ops->rollback(st->be);
+	free(st->rx);
+	st->rx = NULL;
+}
+
+int
+store_rx_add(struct store *st, const struct store_rx_report *rep,
+    const struct report_row *rows, const uint64_t *counts, size_t n,
+    bool *duplicate, struct am_err *err)
+{
+	size_t i;
+
+	if (store_rx_begin(st, rep, duplicate, err) < 0)
+		return -1;
+	if (*duplicate)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (store_rx_put(st, &rows[i], counts == NULL ? 1 : counts[i],
+			err) < 0) {
+			store_rx_abort(st);
+			return -1;
+		}
+	return store_rx_commit(st, err);
+}
+
+/* One report of a listing (the columns of RX_COLS). */
+static int
+get_rx(const struct store_res *res, size_t i, struct store_rx_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	if (get_str(res, i, 0, rep->org, sizeof(rep->org), false) < 0 ||
+	    get_str(res, i, 1, rep->report_id, sizeof(rep->report_id), false) <
+		0 ||
+	    get_str(res, i, 2, rep->email, sizeof(rep->email), false) < 0 ||
+	    get_i64(res, i, 3, &rep->begin) < 0 ||
+	    get_i64(res, i, 4, &rep->end) < 0 ||
+	    get_str(res, i, 5, rep->pol.domain, sizeof(rep->pol.domain),
+		false) < 0 ||
+	    get_policy(res, i, 6, &rep->pol) < 0 ||
+	    get_i64(res, i, 15, &rep->received) < 0)
+		return -1;
+	return 0;
+}
+
+int
+store_rx_rows(struct store *st, const char *domain, int64_t since,
+    int (*fn)(void *arg, const struct store_rx_report *,
+	const struct report_row *, uint64_t count),
+    void *arg, struct am_err *err)
+{
+	struct store_res        reps, res;
+	struct store_rx_report *rep = NULL;
+	struct report_row      *row = NULL;
+	char                    s[24];
+	const char             *p[2] = {domain, s};
+	size_t                  i, j;
+	uint64_t                count;
+	int                     rc = 0;
+
+	if (check_domain(domain, err) < 0)
+		return -1;
+	snprintf(s, sizeof(s), "%" PRId64, since);
+	store_res_init(&reps);
+	store_res_init(&res);
+	if ((rep = malloc(sizeof(*rep))) == NULL ||
+	    (row = malloc(sizeof(*row))) == NULL) {
+		rc = am_err_set(err, "store: out of memory");
+		goto out;
+	}
+	if (st->be->ops->exec(
+		st->be, STORE_STMT_RX_REPORTS, p, &reps, NULL, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (i = 0; i < reps.nrows && rc == 0; i++) {
+		const char *q[2];
+
+		if (get_rx(&reps, i, rep) < 0) {
+			rc = am_err_set(err, "store: malformed received "
+					     "report in the store");
+			break;
+		}
+		q[0] = store_res_get(&reps, i, 0);
+		q[1] = store_res_get(&reps, i, 1);
+		store_res_free(&res);
+		store_res_init(&res);
+		if (st->be->ops->exec(
+			st->be, STORE_STMT_RX_ROWS, q, &res, NULL, err) < 0) {
+			rc = -1;
+			break;
+		}
+		for (j = 0; j < res.nrows && rc == 0; j++) {
+			memset(row, 0, sizeof(*row));
+			row->when = rep->begin;
+			row->pol = rep->pol;
+			if (get_row(&res, j, row, &count) < 0) {
+				rc = am_err_set(err, "store: malformed "
+						     "received row in the "
+						     "store");
+				break;
+			}
+			rc = fn(arg, rep, row, count);
+		}
+	}
+out:
+	store_res_free(&reps);
+	store_res_free(&res);
+	free(rep);
+	free(row);
+	return rc;
 }

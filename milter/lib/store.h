@@ -38,7 +38,7 @@
 #include "report.h"
 
 #define STORE_ID_MAX     32  /* report ids: [A-Za-z0-9], at most this long */
-#define STORE_SCHEMA     1   /* the version this code writes */
+#define STORE_SCHEMA     2   /* the version this code writes */
 
 struct store;
 
@@ -106,5 +106,62 @@ int store_mark_sent(struct store *, int64_t day, const char *domain,
  * the number of periods deleted (n may be NULL). */
 int store_expire(struct store *, int64_t before, uint64_t *n,
     struct am_err *err);
+
+/*
+ * Received reports (authmilter-report ingest): the aggregate reports other
+ * receivers send about our domains, kept apart from the periods above.
+ * A report is known by (org, report_id); its records keep the order they
+ * came in. Strings are stored as printable ASCII ('?' for other bytes),
+ * but a report_id that is not printable ASCII is refused: two ids that
+ * differ only there would otherwise be one.
+ */
+#define STORE_RX_ORG_MAX   255 /* org_name, printable ASCII, longer is cut */
+#define STORE_RX_ID_MAX    255 /* report_id as sent; longer: refused */
+#define STORE_RX_EMAIL_MAX 255
+struct store_rx_report {
+	char    org[STORE_RX_ORG_MAX + 1];
+	char    report_id[STORE_RX_ID_MAX + 1];
+	char    email[STORE_RX_EMAIL_MAX + 1];
+	int64_t begin, end; /* date_range, UTC epoch seconds */
+	/* policy_published; pol.domain = the domain reported on */
+	struct report_policy_pub pol;
+	int64_t                  received; /* when ingested */
+};
+
+/* Adds one received report and its records (rows[i] counted counts[i]
+ * times, counts NULL: once each; row.when and row.pol are not stored: they
+ * come back as the report's begin and pol) in one transaction. (org,
+ * report_id) already stored: *duplicate = true, nothing added, returns 0.
+ * Fails, adding nothing, on an empty org, report_id or pol.domain, a
+ * report_id that is not printable ASCII or longer than STORE_RX_ID_MAX,
+ * end < begin, or a count past INT64_MAX. */
+int store_rx_add(struct store *, const struct store_rx_report *,
+    const struct report_row *rows, const uint64_t *counts, size_t n,
+    bool *duplicate, struct am_err *err);
+
+/* The same in steps, for a report too large to hold as rows in memory:
+ * store_rx_begin() opens the transaction and adds the report (a duplicate:
+ * *duplicate = true, nothing open, 0), store_rx_put() adds one record,
+ * store_rx_commit() ends it; store_rx_abort() (also after a failed put or
+ * commit; harmless when nothing is open) rolls back. No other store call
+ * may come between begin and commit on the handle. */
+int  store_rx_begin(struct store *, const struct store_rx_report *,
+     bool *duplicate, struct am_err *err);
+int  store_rx_put(struct store *, const struct report_row *, uint64_t count,
+     struct am_err *err);
+int  store_rx_commit(struct store *, struct am_err *err);
+void store_rx_abort(struct store *);
+
+/* Calls fn for each record of the received reports on domain (exact
+ * match, lower case) whose date_range end >= since, ordered by (begin,
+ * org, report_id) (bytewise), then the order the records came in. The
+ * row's `when` is the report's begin, its pol the report's. fn returning
+ * non-zero stops; that value is returned. The reports are listed before
+ * the first call, and each report's records before its first call, so fn
+ * may call the store on the same handle. */
+int store_rx_rows(struct store *, const char *domain, int64_t since,
+    int (*fn)(void *arg, const struct store_rx_report *,
+	const struct report_row *, uint64_t count),
+    void *arg, struct am_err *err);
 
 #endif /* AM_STORE_H */

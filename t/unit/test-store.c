@@ -185,7 +185,8 @@ rows(struct store *st, int64_t day, const char *domain, struct rlist *l)
 	return rc;
 }
 
-static const char *const drop_sql[] = {"DROP TABLE IF EXISTS report_rows",
+static const char *const drop_sql[] = {"DROP TABLE IF EXISTS rx_rows",
+    "DROP TABLE IF EXISTS rx_reports", "DROP TABLE IF EXISTS report_rows",
     "DROP TABLE IF EXISTS periods", "DROP TABLE IF EXISTS meta",
     "DROP TABLE IF EXISTS extra"};
 
@@ -247,14 +248,14 @@ test_version(void)
 	int64_t       v = -1;
 	struct am_err err = {""};
 
-	t_case("schema: version 1 stored");
+	t_case("schema: version 2 stored");
 	if ((st = fresh()) == NULL) {
 		t_assert(st != NULL);
 		return;
 	}
 	t_assert_int_eq(store_schema_version(st, &v, &err), 0);
 	t_assert_int_eq(v, STORE_SCHEMA);
-	t_assert_int_eq(v, 1);
+	t_assert_int_eq(v, 2);
 	store_close(st);
 }
 
@@ -615,15 +616,15 @@ test_expire(void)
 	store_close(st);
 }
 
-static const char *const fake_1_2[] = {"CREATE TABLE extra (x INTEGER)",
+static const char *const fake_2_3[] = {"CREATE TABLE extra (x INTEGER)",
     "INSERT INTO extra (x) VALUES (42)", NULL};
-static const char *const bad_1_2[] = {
+static const char *const bad_2_3[] = {
     "CREATE TABLE extra (x INTEGER)", "THIS IS NOT SQL", NULL};
 
 static void
 test_migration(void)
 {
-	struct store_migration steps[2];
+	struct store_migration steps[3];
 	struct report_row      r;
 	struct store          *st;
 	struct plist           pl;
@@ -636,7 +637,7 @@ test_migration(void)
 		return;
 	}
 	t_assert_int_eq(store_exec_sql(st,
-			    "UPDATE meta SET value = '2' WHERE key = "
+			    "UPDATE meta SET value = '3' WHERE key = "
 			    "'schema_version'",
 			    &err),
 	    0);
@@ -646,7 +647,7 @@ test_migration(void)
 	t_assert(strstr(err.msg, "newer") != NULL);
 	store_close(st);
 
-	t_case("schema: migration 1 -> 2 keeps the data");
+	t_case("schema: migration 2 -> 3 keeps the data");
 	if ((st = fresh()) == NULL) {
 		t_assert(st != NULL);
 		return;
@@ -655,15 +656,16 @@ test_migration(void)
 	add1(st, &r, 4);
 	store_close(st);
 	steps[0] = store_migrations[0];
-	steps[1].sql = fake_1_2;
-	st = store_open_steps(spec, steps, 2, &err);
+	steps[1] = store_migrations[1];
+	steps[2].sql = fake_2_3;
+	st = store_open_steps(spec, steps, 3, &err);
 	t_assert(st != NULL);
 	if (st == NULL) {
 		printf("  %s\n", err.msg);
 		return;
 	}
 	t_assert_int_eq(store_schema_version(st, &v, &err), 0);
-	t_assert_int_eq(v, 2);
+	t_assert_int_eq(v, 3);
 	t_assert_int_eq(periods(st, 0, false, &pl), 0);
 	t_assert_int_eq(pl.n, 1);
 	t_assert_int_eq(pl.p[0].messages, 4);
@@ -671,8 +673,8 @@ test_migration(void)
 	t_assert_int_eq(
 	    store_exec_sql(st, "DELETE FROM extra WHERE x = 42", &err), 0);
 	store_close(st);
-	/* Opening it again at version 2 runs no step. */
-	st = store_open_steps(spec, steps, 2, &err);
+	/* Opening it again at version 3 runs no step. */
+	st = store_open_steps(spec, steps, 3, &err);
 	t_assert(st != NULL);
 	store_close(st);
 	st = store_open(spec, &err);
@@ -685,16 +687,16 @@ test_migration(void)
 		return;
 	}
 	store_close(st);
-	steps[1].sql = bad_1_2;
-	st = store_open_steps(spec, steps, 2, &err);
+	steps[2].sql = bad_2_3;
+	st = store_open_steps(spec, steps, 3, &err);
 	t_assert(st == NULL);
-	t_assert(strstr(err.msg, "migration to schema version 2") != NULL);
+	t_assert(strstr(err.msg, "migration to schema version 3") != NULL);
 	st = store_open(spec, &err);
 	t_assert(st != NULL);
 	if (st == NULL)
 		return;
 	t_assert_int_eq(store_schema_version(st, &v, &err), 0);
-	t_assert_int_eq(v, 1);
+	t_assert_int_eq(v, 2);
 	/* The step's first statement was rolled back with the rest. */
 	t_assert_int_eq(
 	    store_exec_sql(st, "CREATE TABLE extra (x INTEGER)", &err), 0);
@@ -710,9 +712,378 @@ test_migration(void)
 	st = store_open(spec, &err);
 	t_assert(st != NULL);
 	t_assert_int_eq(store_schema_version(st, &v, &err), 0);
-	t_assert_int_eq(v, 1);
+	t_assert_int_eq(v, 2);
 	make_row(&r, "example.org", DAY0 + 5, "192.0.2.1");
 	t_assert_int_eq(add1(st, &r, 1), 0);
+	store_close(st);
+}
+
+/* ---- received reports ---- */
+
+static void
+make_rx(struct store_rx_report *rep, const char *org, const char *id,
+    const char *domain, int64_t begin)
+{
+	memset(rep, 0, sizeof(*rep));
+	snprintf(rep->org, sizeof(rep->org), "%s", org);
+	snprintf(rep->report_id, sizeof(rep->report_id), "%s", id);
+	snprintf(rep->email, sizeof(rep->email), "noreply@%s", org);
+	rep->begin = begin;
+	rep->end = begin + DAY - 1;
+	snprintf(rep->pol.domain, sizeof(rep->pol.domain), "%s", domain);
+	rep->pol.p = REPORT_POLICY_QUARANTINE;
+	rep->pol.sp = REPORT_POLICY_NONE;
+	rep->pol.aspf_strict = true;
+	rep->pol.testing = true;
+	snprintf(rep->pol.fo, sizeof(rep->pol.fo), "1");
+	rep->received = begin + 2 * DAY;
+}
+
+#define MAXRX 32
+struct rxlist {
+	size_t                 n;
+	struct store_rx_report rep[MAXRX];
+	struct report_row      r[MAXRX];
+	uint64_t               count[MAXRX];
+	int                    stop_at; /* 0: never; else at that call */
+};
+
+static int
+collect_rx(void *arg, const struct store_rx_report *rep,
+    const struct report_row *r, uint64_t count)
+{
+	struct rxlist *l = arg;
+
+	if (l->n < MAXRX) {
+		l->rep[l->n] = *rep;
+		l->r[l->n] = *r;
+		l->count[l->n] = count;
+	}
+	l->n++;
+	return l->stop_at != 0 && (int)l->n == l->stop_at ? 9 : 0;
+}
+
+static int
+rx_rows(struct store *st, const char *domain, int64_t since, struct rxlist *l)
+{
+	struct am_err err = {""};
+	int           stop = l->stop_at, rc;
+
+	memset(l, 0, sizeof(*l));
+	l->stop_at = stop;
+	rc = store_rx_rows(st, domain, since, collect_rx, l, &err);
+	if (rc < 0)
+		printf("  store_rx_rows: %s\n", err.msg);
+	return rc;
+}
+
+static int
+rx_add(struct store *st, const struct store_rx_report *rep,
+    const struct report_row *r, const uint64_t *counts, size_t n, bool *dup)
+{
+	struct am_err err = {""};
+	int           rc = store_rx_add(st, rep, r, counts, n, dup, &err);
+
+	if (rc != 0)
+		printf("  store_rx_add: %s\n", err.msg);
+	return rc;
+}
+
+static void
+test_rx(void)
+{
+	struct store_rx_report rep, rep2;
+	struct report_row      r[3];
+	uint64_t               counts[3] = {5, 1, 2}, big[2] = {1, UINT64_MAX};
+	struct rxlist          l = {0};
+	struct store          *st;
+	struct am_err          err = {""};
+	bool                   dup = true;
+	char                   id[STORE_RX_ID_MAX + 2];
+
+	t_case("rx: a report and its records come back, in order");
+	if ((st = fresh()) == NULL) {
+		t_assert(st != NULL);
+		return;
+	}
+	make_rx(&rep, "Receiver A", "r-1@a.example", "example.org", DAY0);
+	make_row(&r[0], "ignored.example", 1, "192.0.2.9");
+	make_row(&r[1], "ignored.example", 2, "192.0.2.1");
+	make_row(&r[2], "ignored.example", 3, "2001:db8::5");
+	r[1].disposition = REPORT_DIS_REJECT;
+	r[1].ndkim = 0;
+	r[2].has_spf = false;
+	r[2].spf_domain[0] = '\0';
+	t_assert_int_eq(rx_add(st, &rep, r, counts, 3, &dup), 0);
+	t_assert(!dup);
+	t_assert_int_eq(rx_rows(st, "example.org", 0, &l), 0);
+	t_assert_int_eq(l.n, 3);
+	t_assert_str_eq(l.r[0].source_ip, "192.0.2.9");
+	t_assert_str_eq(l.r[1].source_ip, "192.0.2.1");
+	t_assert_str_eq(l.r[2].source_ip, "2001:db8::5");
+	t_assert_int_eq(l.count[0], 5);
+	t_assert_int_eq(l.count[1], 1);
+	t_assert_int_eq(l.count[2], 2);
+	t_assert_str_eq(l.rep[0].org, "Receiver A");
+	t_assert_str_eq(l.rep[0].report_id, "r-1@a.example");
+	t_assert_str_eq(l.rep[0].email, "noreply@Receiver A");
+	t_assert_int_eq(l.rep[0].begin, DAY0);
+	t_assert_int_eq(l.rep[0].end, DAY0 + DAY - 1);
+	t_assert_int_eq(l.rep[0].received, DAY0 + 2 * DAY);
+	t_assert_str_eq(l.rep[0].pol.domain, "example.org");
+	t_assert_int_eq(l.rep[0].pol.p, REPORT_POLICY_QUARANTINE);
+	t_assert_int_eq(l.rep[0].pol.sp, REPORT_POLICY_NONE);
+	t_assert_int_eq(l.rep[0].pol.np, REPORT_POLICY_UNSPEC);
+	t_assert(l.rep[0].pol.aspf_strict && !l.rep[0].pol.adkim_strict);
+	t_assert(l.rep[0].pol.testing);
+	t_assert_str_eq(l.rep[0].pol.fo, "1");
+	/* The row: the report's begin and policy, its own fields. */
+	t_assert_int_eq(l.r[0].when, DAY0);
+	t_assert_str_eq(l.r[0].pol.domain, "example.org");
+	t_assert_str_eq(l.r[0].header_from, "ignored.example");
+	t_assert_str_eq(l.r[0].envelope_from, "bounce.ignored.example");
+	t_assert_int_eq(l.r[0].ndkim, 2);
+	t_assert_str_eq(l.r[0].dkim[1].selector, "k_2-x");
+	t_assert_int_eq(l.r[0].dkim[1].result, REPORT_AUTH_TEMPERROR);
+	t_assert_int_eq(
+	    l.r[0].reasons, REPORT_REASON_MAILING_LIST | REPORT_REASON_OTHER);
+	t_assert_int_eq(l.r[0].spf_result, REPORT_AUTH_SOFTFAIL);
+	t_assert_int_eq(l.r[1].disposition, REPORT_DIS_REJECT);
+	t_assert_int_eq(l.r[1].ndkim, 0);
+	t_assert(!l.r[2].has_spf);
+
+	t_case("rx: the same (org, report_id) again is a duplicate");
+	make_row(&r[0], "x.example", 1, "198.51.100.1");
+	t_assert_int_eq(rx_add(st, &rep, r, NULL, 1, &dup), 0);
+	t_assert(dup);
+	t_assert_int_eq(rx_rows(st, "example.org", 0, &l), 0);
+	t_assert_int_eq(l.n, 3);
+	t_assert_str_eq(l.r[0].source_ip, "192.0.2.9");
+
+	t_case("rx: the same report_id from another org is not");
+	make_rx(&rep2, "Receiver B", "r-1@a.example", "example.org", DAY0);
+	t_assert_int_eq(rx_add(st, &rep2, r, NULL, 1, &dup), 0);
+	t_assert(!dup);
+	t_assert_int_eq(rx_rows(st, "example.org", 0, &l), 0);
+	t_assert_int_eq(l.n, 4);
+	t_assert_str_eq(l.rep[3].org, "Receiver B");
+	t_assert_int_eq(l.count[3], 1);
+
+	t_case("rx: (begin, org, report_id) order, since, exact domain");
+	make_rx(&rep2, "Receiver A", "r-0", "example.org", DAY0 - DAY);
+	t_assert_int_eq(rx_add(st, &rep2, r, NULL, 1, &dup), 0);
+	make_rx(&rep2, "Receiver A", "r-2", "example.org", DAY0);
+	t_assert_int_eq(rx_add(st, &rep2, r, NULL, 1, &dup), 0);
+	make_rx(&rep2, "Receiver A", "r-3", "sub.example.org", DAY0);
+	t_assert_int_eq(rx_add(st, &rep2, r, NULL, 1, &dup), 0);
+	t_assert_int_eq(rx_rows(st, "example.org", 0, &l), 0);
+	t_assert_int_eq(l.n, 6);
+	t_assert_str_eq(l.rep[0].report_id, "r-0");
+	t_assert_str_eq(l.rep[1].report_id, "r-1@a.example");
+	t_assert_str_eq(l.rep[4].report_id, "r-2");
+	t_assert_str_eq(l.rep[5].org, "Receiver B");
+	/* since: r-0 ends at DAY0 - 1. */
+	t_assert_int_eq(rx_rows(st, "example.org", DAY0 - 1, &l), 0);
+	t_assert_int_eq(l.n, 6);
+	t_assert_int_eq(rx_rows(st, "example.org", DAY0, &l), 0);
+	t_assert_int_eq(l.n, 5);
+	t_assert_str_eq(l.rep[0].report_id, "r-1@a.example");
+	t_assert_int_eq(rx_rows(st, "sub.example.org", 0, &l), 0);
+	t_assert_int_eq(l.n, 1);
+	t_assert_int_eq(rx_rows(st, "EXAMPLE.ORG", 0, &l), 0);
+	t_assert_int_eq(l.n, 0);
+	t_assert_int_eq(rx_rows(st, "nothing.example", 0, &l), 0);
+	t_assert_int_eq(l.n, 0);
+
+	t_case("rx: a callback's non-zero stops the walk");
+	l.stop_at = 2;
+	t_assert_int_eq(rx_rows(st, "example.org", 0, &l), 9);
+	t_assert_int_eq(l.n, 2);
+	l.stop_at = 0;
+
+	t_case("rx: refused reports add nothing");
+	make_rx(&rep2, "Receiver C", "", "example.org", DAY0);
+	t_assert_int_eq(store_rx_add(st, &rep2, r, NULL, 1, &dup, &err), -1);
+	t_assert(strstr(err.msg, "report_id") != NULL);
+	make_rx(&rep2, "Receiver C", "a\tb", "example.org", DAY0);
+	t_assert_int_eq(store_rx_add(st, &rep2, r, NULL, 1, &dup, &err), -1);
+	t_assert(strstr(err.msg, "printable") != NULL);
+	make_rx(&rep2, "", "c-1", "example.org", DAY0);
+	t_assert_int_eq(store_rx_add(st, &rep2, r, NULL, 1, &dup, &err), -1);
+	make_rx(&rep2, "Receiver C", "c-1", "", DAY0);
+	t_assert_int_eq(store_rx_add(st, &rep2, r, NULL, 1, &dup, &err), -1);
+	make_rx(&rep2, "Receiver C", "c-1", "example.org", DAY0);
+	rep2.end = rep2.begin - 1;
+	t_assert_int_eq(store_rx_add(st, &rep2, r, NULL, 1, &dup, &err), -1);
+	make_rx(&rep2, "Receiver C", "c-1", "example.org", DAY0);
+	t_assert_int_eq(store_rx_add(st, &rep2, r, big, 2, &dup, &err), -1);
+	t_assert(strstr(err.msg, "count") != NULL);
+	t_assert_int_eq(rx_rows(st, "example.org", 0, &l), 0);
+	t_assert_int_eq(l.n, 6);
+	/* The failed add left nothing behind: the same report goes in. */
+	t_assert_int_eq(rx_add(st, &rep2, r, big, 1, &dup), 0);
+	t_assert(!dup);
+	t_assert_int_eq(rx_rows(st, "example.org", 0, &l), 0);
+	t_assert_int_eq(l.n, 7);
+
+	t_case("rx: a report_id of STORE_RX_ID_MAX characters is kept whole");
+	memset(id, 'i', STORE_RX_ID_MAX);
+	id[STORE_RX_ID_MAX] = '\0';
+	make_rx(&rep2, "Receiver D", id, "long.example", DAY0);
+	t_assert_int_eq(rx_add(st, &rep2, r, NULL, 1, &dup), 0);
+	t_assert_int_eq(rx_rows(st, "long.example", 0, &l), 0);
+	t_assert_int_eq(l.n, 1);
+	t_assert_int_eq(strlen(l.rep[0].report_id), STORE_RX_ID_MAX);
+	/* One longer does not fit the struct: unterminated is refused. */
+	memset(rep2.report_id, 'j', sizeof(rep2.report_id));
+	t_assert_int_eq(store_rx_add(st, &rep2, r, NULL, 1, &dup, &err), -1);
+
+	t_case("rx: begin/put/abort adds nothing; begin/put/commit adds");
+	make_rx(&rep2, "Receiver E", "e-1", "steps.example", DAY0);
+	t_assert_int_eq(store_rx_begin(st, &rep2, &dup, &err), 0);
+	t_assert(!dup);
+	t_assert_int_eq(store_rx_put(st, &r[0], 3, &err), 0);
+	store_rx_abort(st);
+	t_assert_int_eq(rx_rows(st, "steps.example", 0, &l), 0);
+	t_assert_int_eq(l.n, 0);
+	t_assert_int_eq(store_rx_put(st, &r[0], 3, &err), -1);
+	t_assert_int_eq(store_rx_begin(st, &rep2, &dup, &err), 0);
+	t_assert(!dup);
+	t_assert_int_eq(store_rx_put(st, &r[0], 3, &err), 0);
+	t_assert_int_eq(store_rx_put(st, &r[1], 4, &err), 0);
+	t_assert_int_eq(store_rx_commit(st, &err), 0);
+	t_assert_int_eq(rx_rows(st, "steps.example", 0, &l), 0);
+	t_assert_int_eq(l.n, 2);
+	t_assert_int_eq(l.count[0] + l.count[1], 7);
+	/* And the handle is usable for the rest afterwards. */
+	t_assert_int_eq(add1(st, &r[0], 1), 0);
+	store_close(st);
+
+	t_case("rx: an open report is rolled back by store_close");
+	st = store_open(spec, &err);
+	t_assert(st != NULL);
+	if (st == NULL)
+		return;
+	make_rx(&rep2, "Receiver F", "f-1", "close.example", DAY0);
+	t_assert_int_eq(store_rx_begin(st, &rep2, &dup, &err), 0);
+	t_assert_int_eq(store_rx_put(st, &r[0], 1, &err), 0);
+	store_close(st);
+	st = store_open(spec, &err);
+	t_assert(st != NULL);
+	if (st == NULL)
+		return;
+	t_assert_int_eq(rx_rows(st, "close.example", 0, &l), 0);
+	t_assert_int_eq(l.n, 0);
+	store_close(st);
+}
+
+/* Schema version 1 as released (store.c's schema_0_1 when STORE_SCHEMA
+ * was 1), to test the migration of a store made by that code. */
+static const char *const v1_sql[] = {
+    "CREATE TABLE periods (day BIGINT NOT NULL, domain TEXT NOT NULL, "
+    "p INTEGER NOT NULL, sp INTEGER NOT NULL, np INTEGER NOT NULL, "
+    "adkim INTEGER NOT NULL, aspf INTEGER NOT NULL, testing INTEGER NOT "
+    "NULL, psd INTEGER NOT NULL, fo TEXT NOT NULL, rua TEXT NOT NULL, "
+    "report_id TEXT, sent_at BIGINT, sent_to TEXT, "
+    "PRIMARY KEY (day, domain))",
+    "CREATE TABLE report_rows (day BIGINT NOT NULL, domain TEXT NOT NULL, "
+    "rowkey TEXT NOT NULL, source_ip TEXT NOT NULL, header_from TEXT NOT "
+    "NULL, envelope_from TEXT NOT NULL, envelope_to TEXT NOT NULL, "
+    "disposition INTEGER NOT NULL, dkim_aligned INTEGER NOT NULL, "
+    "spf_aligned INTEGER NOT NULL, reasons INTEGER NOT NULL, dkim TEXT NOT "
+    "NULL, spf_domain TEXT NOT NULL, spf_result INTEGER NOT NULL, has_spf "
+    "INTEGER NOT NULL, count BIGINT NOT NULL, "
+    "PRIMARY KEY (day, domain, rowkey))",
+    "INSERT INTO meta (key, value) VALUES ('schema_version', '1')",
+    /* A period as version 1 wrote it: 2026-01-01, sent. */
+    "INSERT INTO periods VALUES (1767225600, 'old.example', 3, 0, 0, 0, 0, "
+    "0, 0, '', 'mailto:d@old.example', 'abc', 1767400000, 'd@old.example')",
+    "INSERT INTO report_rows VALUES (1767225600, 'old.example', 'k1', "
+    "'192.0.2.7', 'old.example', '', '', 3, 0, 0, 0, 'old.example s1 "
+    "fail', 'old.example', 2, 1, 17)",
+    NULL};
+
+static void
+test_migrate_v1(void)
+{
+	static const char *const nothing[] = {NULL};
+	struct store_migration   none[1] = {{nothing}};
+	struct store_rx_report   rep;
+	struct report_row        r;
+	struct store            *st;
+	struct plist             pl;
+	struct rlist             rl;
+	struct rxlist            l = {0};
+	struct am_err            err = {""};
+	int64_t                  v = -1;
+	size_t                   i;
+	bool                     dup = true;
+
+	t_case("schema: a version 1 store migrates to 2, its data kept");
+	wipe();
+	st = store_open_steps(spec, none, 0, &err); /* meta only */
+	t_assert(st != NULL);
+	if (st == NULL)
+		return;
+	for (i = 0; v1_sql[i] != NULL; i++)
+		if (store_exec_sql(st, v1_sql[i], &err) < 0) {
+			printf("  %s\n", err.msg);
+			t_assert(false);
+		}
+	t_assert_int_eq(store_schema_version(st, &v, &err), 0);
+	t_assert_int_eq(v, 1);
+	store_close(st);
+	st = store_open(spec, &err);
+	t_assert(st != NULL);
+	if (st == NULL) {
+		printf("  %s\n", err.msg);
+		return;
+	}
+	t_assert_int_eq(store_schema_version(st, &v, &err), 0);
+	t_assert_int_eq(v, 2);
+	t_assert_int_eq(periods(st, 0, false, &pl), 0);
+	t_assert_int_eq(pl.n, 1);
+	t_assert_str_eq(pl.p[0].pol.domain, "old.example");
+	t_assert(pl.p[0].sent);
+	t_assert_str_eq(pl.p[0].report_id, "abc");
+	t_assert_int_eq(pl.p[0].messages, 17);
+	t_assert_int_eq(rows(st, DAY0, "old.example", &rl), 0);
+	t_assert_int_eq(rl.n, 1);
+	t_assert_str_eq(rl.r[0].source_ip, "192.0.2.7");
+	t_assert_int_eq(rl.r[0].dkim[0].result, REPORT_AUTH_FAIL);
+	/* The new tables are there. */
+	make_rx(&rep, "Receiver", "m-1", "old.example", DAY0);
+	make_row(&r, "old.example", DAY0, "192.0.2.8");
+	t_assert_int_eq(rx_add(st, &rep, &r, NULL, 1, &dup), 0);
+	t_assert(!dup);
+	t_assert_int_eq(rx_rows(st, "old.example", 0, &l), 0);
+	t_assert_int_eq(l.n, 1);
+	store_close(st);
+
+	t_case("schema: a failing 1 -> 2 migration leaves version 1");
+	wipe();
+	st = store_open_steps(spec, none, 0, &err);
+	t_assert(st != NULL);
+	if (st == NULL)
+		return;
+	for (i = 0; v1_sql[i] != NULL; i++)
+		store_exec_sql(st, v1_sql[i], &err);
+	/* A table in the way of the migration's second table. */
+	t_assert_int_eq(
+	    store_exec_sql(st, "CREATE TABLE rx_rows (x INTEGER)", &err), 0);
+	store_close(st);
+	st = store_open(spec, &err);
+	t_assert(st == NULL);
+	t_assert(strstr(err.msg, "migration to schema version 2") != NULL);
+	st = store_open_steps(spec, store_migrations, 1, &err);
+	t_assert(st != NULL);
+	if (st == NULL)
+		return;
+	t_assert_int_eq(store_schema_version(st, &v, &err), 0);
+	t_assert_int_eq(v, 1);
+	/* rx_reports, made first, was rolled back with the rest. */
+	t_assert_int_eq(
+	    store_exec_sql(st, "CREATE TABLE rx_reports (x INTEGER)", &err), 0);
 	store_close(st);
 }
 
@@ -1170,6 +1541,8 @@ main(int argc, char **argv)
 	test_expire();
 	test_migration();
 	test_weird_text();
+	test_rx();
+	test_migrate_v1();
 	if (is_sqlite) {
 		test_sqlite_files();
 		test_sqlite_locked();
