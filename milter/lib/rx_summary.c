@@ -1148,8 +1148,8 @@ text_write(const struct rx_summary *s, struct out *b)
 	    "dkim-aligned", "spf-aligned", "source");
 	for (i = 0; i < r->nlisted; i++)
 		text_source(b, r->sources[i]);
-	o_printf(b, "failing DKIM alignment: %zu sources, the top %zu\n",
-	    r->nfailing_all, r->nfailing);
+	o_printf(b, "failing DKIM alignment: %zu source%s, the top %zu\n",
+	    r->nfailing_all, r->nfailing_all == 1 ? "" : "s", r->nfailing);
 	for (i = 0; i < r->nfailing; i++)
 		text_source(b, r->failing[i]);
 	o_str(b, "days (pass/fail):\n");
