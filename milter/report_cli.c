@@ -19,6 +19,13 @@
  *	Stores the aggregate reports other receivers send us: one mail on
  *	standard input, or a maildir or mbox PATH (report_ingest.h; its
  *	exit status is its own: 0, or 75 to have the MTA try again).
+ *   authmilter-report [-c CONF] summary DOMAIN [--days N] [--json]
+ *	    [--now EPOCH]
+ *   authmilter-report [-c CONF] html DOMAIN [--days N] [--now EPOCH]
+ *	What the aggregate reports received about DOMAIN (ingest) say over
+ *	the last N UTC days (default 30), with a verdict (rx_summary.h): as
+ *	text, JSON or one HTML page, on standard output. The sources worth
+ *	naming get a PTR lookup and a check against DOMAIN's own SPF record.
  *
  * CONF is the daemon's configuration (default CONF_DEFAULT_FILE); its
  * reports group names the store. Exit status: 0 done, 1 the store or the
@@ -46,10 +53,13 @@
 #include "dmarc.h"
 #include "dns.h"
 #include "hdr.h"
+#include "ipaddr.h"
 #include "msgauth.h"
 #include "report.h"
 #include "report_ingest.h"
 #include "report_xml.h"
+#include "rx_summary.h"
+#include "spf.h"
 #include "store.h"
 #include "str.h"
 
@@ -70,7 +80,11 @@ usage(void)
 	      "       authmilter-report [-c CONF] expire --days N "
 	      "[--now EPOCH]\n"
 	      "       authmilter-report [-c CONF] ingest [--now EPOCH] "
-	      "[PATH]\n",
+	      "[PATH]\n"
+	      "       authmilter-report [-c CONF] summary DOMAIN [--days N] "
+	      "[--json] [--now EPOCH]\n"
+	      "       authmilter-report [-c CONF] html DOMAIN [--days N] "
+	      "[--now EPOCH]\n",
 	    stderr);
 	exit(2);
 }
@@ -644,15 +658,170 @@ cmd_send(const struct am_conf *conf, struct store *st, const char *dir,
 	return s.failed > 0 ? -1 : 0;
 }
 
+/* summary and html: the DNS questions about the sources that matter, all
+ * of them within RX_DNS_SECONDS (past it, a source stays unchecked or
+ * without a name), each SPF check within RX_SPF_SECONDS. */
+#define RX_DNS_SECONDS  60
+#define RX_SPF_SECONDS  5.0
+#define RX_DEFAULT_DAYS 30
+
+struct rx_cli {
+	struct dns        *dns;
+	struct spf_query  *spf;
+	const char        *domain;
+	struct timespec    end; /* CLOCK_MONOTONIC */
+	struct rx_summary *s;
+	int                rc;
+	struct am_err      err;
+};
+
+static bool
+rx_cli_late(const struct rx_cli *c)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec >= c->end.tv_sec;
+}
+
+/* Does DOMAIN's own SPF record authorize ip? RFC 7208 check_host() with
+ * DOMAIN as the MAIL FROM domain, as a receiver would for our mail. */
+static enum rx_spf
+rx_cli_spf(void *arg, const char *ip)
+{
+	struct rx_cli *c = arg;
+	struct ipaddr  a;
+	char           sender[REPORT_NAME_MAX + 16];
+
+	if (c->spf == NULL || !ipaddr_parse(&a, ip) || rx_cli_late(c))
+		return RX_SPF_UNCHECKED;
+	snprintf(sender, sizeof(sender), "postmaster@%s", c->domain);
+	switch (spf_check_host(c->spf, &a, c->domain, sender, NULL)) {
+	case SPF_PASS:
+		return RX_SPF_AUTHORIZED;
+	case SPF_FAIL:
+	case SPF_SOFTFAIL:
+	case SPF_NEUTRAL:
+	case SPF_NONE:
+		return RX_SPF_NOT_AUTHORIZED;
+	default: /* temperror, permerror: no answer */
+		return RX_SPF_UNCHECKED;
+	}
+}
+
+/* The first PTR name of ip (not forward-confirmed: it only helps a
+ * reader recognize the source; dns_rdata_parse() let only printable
+ * ASCII through). */
+static bool
+rx_cli_ptr(void *arg, const char *ip, char *out, size_t size)
+{
+	struct rx_cli     *c = arg;
+	struct ipaddr      a;
+	struct dns_answer *ans;
+	char               name[80];
+	bool               ok;
+
+	if (!ipaddr_parse(&a, ip) || rx_cli_late(c))
+		return false;
+	ipaddr_reverse_name(&a, name, sizeof(name));
+	if ((ans = dns_lookup(c->dns, name, DNS_T_PTR)) == NULL)
+		return false;
+	ok = ans->status == DNS_OK && ans->n > 0 && ans->rr[0].data[0] != '\0';
+	if (ok)
+		str_lcpy(out, ans->rr[0].data, size);
+	dns_answer_free(ans);
+	return ok;
+}
+
+/* store_rx_rows() -> rx_summary_add(): the one place that knows both. */
+static int
+rx_cli_row(void *arg, const struct store_rx_report *rep,
+    const struct report_row *row, uint64_t count)
+{
+	struct rx_cli *c = arg;
+	struct rx_meta m = {.org = rep->org,
+	    .report_id = rep->report_id,
+	    .begin = rep->begin,
+	    .end = rep->end,
+	    .pol = &rep->pol};
+
+	if (rx_summary_add(c->s, &m, row, count, &c->err) < 0)
+		return c->rc = -1;
+	return 0;
+}
+
+static int
+cmd_summary(const struct am_conf *conf, struct store *st, const char *domain,
+    long long days, int64_t now, const char *format)
+{
+	struct dns_params        dp = {.unbound_conf = conf->dns.unbound_conf,
+		   .trust_anchor = conf->dns.trust_anchor,
+		   .timeout = conf->dns.timeout};
+	struct spf_params        sp = {.timeout = RX_SPF_SECONDS, .now = now};
+	struct rx_summary_params p = {.domain = domain,
+	    .since = report_day(now) - (days - 1) * 86400,
+	    .now = now,
+	    .spf_auth = rx_cli_spf,
+	    .ptr_name = rx_cli_ptr};
+	struct rx_cli            c = {.domain = domain};
+	struct buf               out;
+	int                      rc = -1;
+
+	buf_init(&out, 64 * 1024 * 1024);
+	p.cb_arg = &c;
+	if ((c.s = rx_summary_new(&p)) == NULL) {
+		fprintf(stderr, "authmilter-report: out of memory\n");
+		return -1;
+	}
+	rc = store_rx_rows(st, domain, p.since, rx_cli_row, &c, &c.err);
+	if (rc != 0 || c.rc != 0)
+		goto fail;
+	if ((c.dns = dns_new(&dp, &c.err)) == NULL)
+		goto fail;
+	c.spf = spf_query_new(c.dns, &sp);
+	clock_gettime(CLOCK_MONOTONIC, &c.end);
+	c.end.tv_sec += RX_DNS_SECONDS;
+	if (rx_summary_finish(c.s, &c.err) < 0)
+		goto fail;
+	if (strcmp(format, "html") == 0)
+		rc = rx_summary_html(c.s, &out);
+	else if (strcmp(format, "json") == 0)
+		rc = rx_summary_json(c.s, &out);
+	else
+		rc = rx_summary_text(c.s, &out);
+	if (rc < 0) {
+		am_err_set(&c.err, "the summary is larger than 64 MB");
+		goto fail;
+	}
+	if (fwrite(out.data, 1, out.len, stdout) != out.len ||
+	    fflush(stdout) != 0) {
+		am_err_set(&c.err, "standard output: %s", strerror(errno));
+		goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "authmilter-report: %s: %s\n", domain, c.err.msg);
+	rc = -1;
+out:
+	spf_query_free(c.spf);
+	dns_free(c.dns);
+	rx_summary_free(c.s);
+	buf_free(&out);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"unsent", no_argument, NULL, 'u'},
 	    {"days", required_argument, NULL, 'd'},
 	    {"now", required_argument, NULL, 'n'},
-	    {"dry-run", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
-	const char     *file = CONF_DEFAULT_FILE, *cmd, *dry = NULL;
-	bool            unsent = false;
+	    {"dry-run", required_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	const char     *file = CONF_DEFAULT_FILE, *cmd, *dry = NULL, *dom = NULL;
+	char            domain[REPORT_NAME_MAX + 1] = "";
+	bool            unsent = false, json = false, rx;
 	long long       days = -1, now = (long long)time(NULL);
 	struct am_conf *conf;
 	struct store   *st;
@@ -670,6 +839,12 @@ main(int argc, char **argv)
 		usage();
 	cmd = argv[optind];
 	optind++;
+	/* summary/html DOMAIN [options]: getopt stops at the first operand
+	 * (the "+" above set that order for every later call), so DOMAIN is
+	 * taken before the options, or as the last argument after them. */
+	rx = strcmp(cmd, "summary") == 0 || strcmp(cmd, "html") == 0;
+	if (rx && optind < argc && argv[optind][0] != '-')
+		dom = argv[optind++];
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -689,21 +864,42 @@ main(int argc, char **argv)
 		case 'r':
 			dry = optarg;
 			break;
+		case 'j':
+			json = true;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (strcmp(cmd, "ingest") == 0) {
-		if (optind + 1 < argc || unsent || days >= 0 || dry != NULL)
+		if (optind + 1 < argc || unsent || days >= 0 || dry != NULL ||
+		    json)
 			usage();
 		return report_ingest(
 		    file, optind < argc ? argv[optind] : NULL, now);
 	}
-	if (optind != argc ||
-	    (strcmp(cmd, "list") != 0 && strcmp(cmd, "expire") != 0 &&
-		strcmp(cmd, "send") != 0))
+	if (rx && dom == NULL && optind == argc - 1)
+		dom = argv[optind++];
+	if (rx) {
+		/* A host name (LDH, and '_'), compared in lower case. */
+		if (optind != argc || dom == NULL || !dns_name_valid(dom) ||
+		    dom[strspn(dom, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")] !=
+			'\0' ||
+		    str_lcpy(domain, dom, sizeof(domain)) >= sizeof(domain) ||
+		    unsent || (days >= 0 && (days < 1 || days >= RX_MAX_DAYS)) ||
+		    (json && strcmp(cmd, "summary") != 0))
+			usage();
+		str_lower(domain);
+		if (domain[strlen(domain) - 1] == '.')
+			domain[strlen(domain) - 1] = '\0';
+		if (days < 0)
+			days = RX_DEFAULT_DAYS;
+	} else if (optind != argc || json ||
+		   (strcmp(cmd, "list") != 0 && strcmp(cmd, "expire") != 0 &&
+		       strcmp(cmd, "send") != 0))
 		usage();
-	if (strcmp(cmd, "expire") == 0 ? days < 0 || unsent : days >= 0)
+	else if (strcmp(cmd, "expire") == 0 ? days < 0 || unsent : days >= 0)
 		usage();
 	if (dry != NULL && strcmp(cmd, "send") != 0)
 		usage();
@@ -730,6 +926,12 @@ main(int argc, char **argv)
 		rc = store_periods(st, 0, unsent, print_period, NULL, &err);
 	else if (strcmp(cmd, "send") == 0) {
 		rc = cmd_send(conf, st, dry, now);
+		err.msg[0] = '\0';
+	} else if (rx) {
+		rc = cmd_summary(conf, st, domain, days, now,
+		    strcmp(cmd, "html") == 0 ? "html"
+		    : json                   ? "json"
+					     : "text");
 		err.msg[0] = '\0';
 	} else {
 		rc = store_expire(

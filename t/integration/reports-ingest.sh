@@ -215,4 +215,18 @@ rows='SELECT source_ip, header_from, envelope_from, disposition, dkim_aligned, s
 t_eq "round trip: the same records and counts" \
     "$(q "$rt" "$rows rx_rows ORDER BY source_ip")" \
     "$(q "$rt" "$rows report_rows ORDER BY source_ip")"
+
+# 6. What was ingested about example.com, through summary and html: the
+# totals are the stored counts (a-1 8, b-1 10, a-2 30, d-1 9, f-1 1).
+cp "$T_TMP/in.conf" "$T_TMP/sum.conf"
+echo "dns: { unbound_conf = \"$DNS_CONF\"; timeout = 2.0; };" >> "$T_TMP/sum.conf"
+"$rep" -c "$T_TMP/sum.conf" summary example.com --json --now "$now" > "$T_TMP/sum.json"
+t_eq "summary --json: exit status" "$?" 0
+t_eq "summary: the total is the stored messages" \
+    "$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["total"])' "$T_TMP/sum.json"):$(q "$T_TMP/db/in.db" \
+    "SELECT SUM(r.count) FROM rx_rows r JOIN rx_reports p USING (org, report_id) WHERE p.domain = 'example.com'")" \
+    "58:58"
+"$rep" -c "$T_TMP/sum.conf" html example.com --now "$now" > "$T_TMP/sum.html"
+t_eq "html: exit status" "$?" 0
+t_eq "html: one page with its chart" "$(grep -c '<svg' "$T_TMP/sum.html")" 1
 t_done
