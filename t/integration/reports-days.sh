@@ -255,6 +255,16 @@ t_eq "max_rows = 5000: the counts of the records kept" \
     "$(xp "$x" "sum($(E count))")" 15000
 t_eq "max_rows = 5000: <error>" "$(xp "$x" "string($(E error))")" \
     "5000 of 10000 records left out (reports.max_rows)"
+# storefill --repeat: the same rows again, one store_add per batch.
+conf rep
+t_eq "storefill --repeat 4 --batch 2" \
+    "$("$FILL" "sqlite:$T_TMP/db/rep.db" --domain rep.test --when "$D" \
+	--sources 3 --count 2 --repeat 4 --batch 2)" \
+    "storefill: 3 rows, 24 messages, 8 batches"
+t_eq "  ... three rows, each counted 8 times" \
+    "$("$REP" -c "$T_TMP/rep.conf" list 2>&1; sqlite3 -batch -noheader "$T_TMP/db/rep.db" 'SELECT DISTINCT count FROM report_rows')" \
+    "2026-07-01 rep.test messages=24 rows=3 p=reject rua=mailto:dmarc@rep.test state=unsent
+8"
 t_eq "parts 1 to 3 asked the DNS nothing" "$(t_dns_count .)" 0
 
 # --- 4. rua with WSP around the comma, through the daemon ---

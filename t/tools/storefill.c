@@ -21,10 +21,14 @@
  *	--p none|quarantine|reject  the published p (reject)
  *	--batch B		rows per store_add() call, one transaction each
  *				(1000)
+ *	--repeat R		adds the N rows R times over (1): with C = 1,
+ *				one row per message in batches of B, as the
+ *				writer thread sees a busy day
  *
  * Every row is the same DMARC pass (DKIM aligned, s=s1; SPF pass for D;
  * envelope_to mx.test) but for its source IP. Prints one line,
- * "storefill: N rows, M messages, K batches", and exits 0; 1 when the
+ * "storefill: N rows, M messages, K batches" (N distinct rows, M = N * C *
+ * R), and exits 0; 1 when the
  * store fails (the batches before stay added), 2 on a usage error.
  */
 #include "config.h"
@@ -51,7 +55,7 @@ usage(void)
 	fputs("usage: storefill STORE --domain D --when EPOCH [--sources N] "
 	      "[--first-source FIRST]\n"
 	      "       [--count C] [--rua URI] [--p none|quarantine|reject] "
-	      "[--batch B]\n",
+	      "[--batch B] [--repeat R]\n",
 	    stderr);
 	exit(2);
 }
@@ -95,11 +99,12 @@ main(int argc, char **argv)
 	    {"rua", required_argument, NULL, 'r'},
 	    {"p", required_argument, NULL, 'p'},
 	    {"batch", required_argument, NULL, 'b'},
+	    {"repeat", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char        *spec, *domain = NULL, *rua = NULL;
 	uint64_t           sources = 1, first = 0, count = 1, batch = 1000;
-	uint64_t           i, k, nb = 0;
+	uint64_t           repeat = 1, i, k, pass, nb = 0;
 	int64_t            when = -1;
 	int                policy = REPORT_POLICY_REJECT, c;
 	struct report_row *rows = NULL;
@@ -136,13 +141,16 @@ main(int argc, char **argv)
 		case 'b':
 			batch = number(optarg, 1, BATCH_MAX);
 			break;
+		case 'R':
+			repeat = number(optarg, 1, UINT32_MAX);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind + 1 != argc || domain == NULL || *domain == '\0' ||
 	    when < 0 || first + sources > SOURCES_MAX ||
-	    count > (uint64_t)INT64_MAX / sources)
+	    count > (uint64_t)INT64_MAX / sources / repeat)
 		usage();
 	spec = argv[optind];
 	if (batch > sources)
@@ -185,20 +193,23 @@ main(int argc, char **argv)
 		free(counts);
 		return 1;
 	}
-	for (i = 0; i < sources && rc == 0; i += k) {
-		for (k = 0; k < batch && i + k < sources; k++) {
-			uint64_t a = first + i + k;
+	for (pass = 0; pass < repeat && rc == 0; pass++) {
+		for (i = 0; i < sources && rc == 0; i += k) {
+			for (k = 0; k < batch && i + k < sources; k++) {
+				uint64_t a = first + i + k;
 
-			snprintf(rows[k].source_ip, sizeof(rows[k].source_ip),
-			    "198.%u.%u.%u", (unsigned)(18 + (a >> 16)),
-			    (unsigned)((a >> 8) & 0xff), (unsigned)(a & 0xff));
+				snprintf(rows[k].source_ip,
+				    sizeof(rows[k].source_ip), "198.%u.%u.%u",
+				    (unsigned)(18 + (a >> 16)),
+				    (unsigned)((a >> 8) & 0xff),
+				    (unsigned)(a & 0xff));
+			}
+			if (store_add(st, rows, counts, (size_t)k, &err) < 0) {
+				fprintf(stderr, "storefill: %s\n", err.msg);
+				rc = 1;
+			} else
+				nb++;
 		}
-		if (store_add(st, rows, counts, (size_t)k, &err) < 0) {
-			fprintf(stderr, "storefill: %s\n", err.msg);
-			rc = 1;
-			break;
-		}
-		nb++;
 	}
 	store_close(st);
 	free(rows);
@@ -206,6 +217,6 @@ main(int argc, char **argv)
 	if (rc == 0)
 		printf("storefill: %" PRIu64 " rows, %" PRIu64
 		       " messages, %" PRIu64 " batches\n",
-		    sources, sources * count, nb);
+		    sources, sources * count * repeat, nb);
 	return rc;
 }
