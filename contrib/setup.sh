@@ -19,7 +19,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config libmilter-dev
 TEST_PKGS="python3 python3-dnslib python3-spf python3-yaml python3-dkim
  python3-dnspython libmail-dkim-perl libnet-dns-perl mandoc valgrind clang
  libclang-rt-14-dev postfix swaks ldnsutils libxml2-utils postgresql sqlite3
- chromium"
+ chromium tzdata"
 
 install_pkgs() {
 	$SUDO apt-get update -q

@@ -233,7 +233,10 @@ destinations(struct send *s, const struct report_policy_pub *pol,
 
 struct rows_arg {
 	struct report_xml *x;
-	uint64_t           left; /* records still allowed (max_rows) */
+	uint64_t           left;     /* records still allowed */
+	uint64_t           added;    /* records written */
+	uint64_t           messages; /* their counts' sum */
+	bool               full;     /* the size ceiling came first */
 	int                rc;
 	struct am_err      err;
 };
@@ -244,11 +247,38 @@ add_row(void *arg, const struct report_row *row, uint64_t count)
 	struct rows_arg *a = arg;
 
 	if (a->left == 0)
-		return 0;
+		return 1;
+	if (!report_xml_room(a->x, REPORT_XML_RECORD_MAX)) {
+		a->full = true;
+		return 1;
+	}
 	a->left--;
 	if (report_xml_add(a->x, row, count, &a->err) < 0)
 		return a->rc = -1;
+	a->added++;
+	a->messages += count;
 	return 0;
+}
+
+/* The period's XML into xml, with at most limit records, the largest
+ * counts first (store_rows()). When the size ceiling stops it first,
+ * ra->full is set and xml is left as it was: the caller builds again with
+ * fewer records, saying so in the report's error. */
+static int
+build_xml(struct send *s, const struct store_period *p,
+    const struct report_meta *meta, uint64_t limit, struct rows_arg *ra,
+    struct buf *xml)
+{
+	*ra = (struct rows_arg){.left = limit};
+	if ((ra->x = report_xml_begin(meta, &p->pol, &ra->err)) == NULL)
+		return -1;
+	if (store_rows(s->st, p->day, p->pol.domain, add_row, ra, &ra->err) <
+		0 ||
+	    ra->rc < 0 || ra->full) {
+		report_xml_free(ra->x);
+		return ra->full ? 0 : -1;
+	}
+	return report_xml_end(ra->x, xml, &ra->err);
 }
 
 static int
@@ -507,7 +537,10 @@ send_period(void *arg, const struct store_period *p)
 {
 	struct send          *s = arg;
 	const struct am_conf *c = s->conf;
-	char                  id[STORE_ID_MAX + 1], error[96] = "";
+	char                  id[STORE_ID_MAX + 1], error[128];
+	const char           *why;
+	uint64_t              limit;
+	int                   tries;
 	struct buf            to, xml, gz, fname, subj, mail;
 	struct report_meta    meta = {0};
 	struct rows_arg       ra = {0};
@@ -535,29 +568,38 @@ send_period(void *arg, const struct store_period *p)
 	}
 	if (store_report_id(s->st, p->day, p->pol.domain, id, &ra.err) < 0)
 		goto fail;
-	if (p->rows > c->reports.max_rows)
-		snprintf(error, sizeof(error),
-		    "%llu of %llu records left out (reports.max_rows)",
-		    (unsigned long long)(p->rows - c->reports.max_rows),
-		    (unsigned long long)p->rows);
 	meta.org_name = c->reports.org_name;
 	meta.email = c->reports.from;
 	meta.extra_contact_info = c->reports.extra_contact_info;
 	meta.report_id = id;
-	meta.error = error[0] != '\0' ? error : NULL;
 	meta.begin = p->day;
 	meta.end = p->day + 86399;
-	if ((ra.x = report_xml_begin(&meta, &p->pol, &ra.err)) == NULL)
-		goto fail;
-	ra.left = c->reports.max_rows;
-	if (store_rows(s->st, p->day, p->pol.domain, add_row, &ra, &ra.err) <
-		0 ||
-	    ra.rc < 0) {
-		report_xml_free(ra.x);
-		goto fail;
+	/* At most max_rows records, and fewer when the document would pass
+	 * its ceiling; the report says how many were left out, and why. */
+	limit = c->reports.max_rows;
+	why = "reports.max_rows";
+	for (tries = 0;; tries++) {
+		meta.error = NULL;
+		if (p->rows > limit) {
+			snprintf(error, sizeof(error),
+			    "%llu of %llu records left out (%s)",
+			    (unsigned long long)(p->rows - limit),
+			    (unsigned long long)p->rows, why);
+			meta.error = error;
+		}
+		if (build_xml(s, p, &meta, limit, &ra, &xml) < 0)
+			goto fail;
+		if (!ra.full)
+			break;
+		if (tries == 8 || ra.added == 0) {
+			am_err_set(&ra.err, "the report does not fit %d MiB",
+			    REPORT_XML_MAX / (1024 * 1024));
+			goto fail;
+		}
+		limit = ra.added < limit ? ra.added : limit - 1;
+		why = "the report's size limit";
 	}
-	if (report_xml_end(ra.x, &xml, &ra.err) < 0 ||
-	    report_gzip(&xml, &gz, &ra.err) < 0)
+	if (report_gzip(&xml, &gz, &ra.err) < 0)
 		goto fail;
 	if (report_file_name(c->reports.receiver, p->pol.domain, meta.begin,
 		meta.end, id, &fname) < 0 ||
@@ -608,9 +650,7 @@ send_period(void *arg, const struct store_period *p)
 		fname.data[stem] = '\0';
 	}
 	printf("%s.xml.gz %llu messages, %llu records -> %s\n", fname.data,
-	    (unsigned long long)p->messages,
-	    (unsigned long long)(p->rows < c->reports.max_rows
-		    ? p->rows : c->reports.max_rows),
+	    (unsigned long long)ra.messages, (unsigned long long)ra.added,
 	    buf_cstr(&to));
 	s->made++;
 	rc = 0;

@@ -269,25 +269,39 @@ dmarc_uri_ok(const char *p, size_t n)
 	return true;
 }
 
+/* The next element of a dmarc-urilist, *WSP dmarc-uri *WSP between
+ * commas (RFC 9989 4.8): [*start_r, *start_r + *len_r) with the WSP
+ * around it dropped. *i starts at 0; false when the list is done. */
+static bool
+dmarc_urilist_next(
+    const char *p, size_t n, size_t *i, size_t *start_r, size_t *len_r)
+{
+	size_t start, end;
+
+	if (*i > n)
+		return false;
+	start = *i;
+	for (end = start; end < n && p[end] != ','; end++)
+		;
+	*i = end + 1;
+	while (start < end && dmarc_iswsp((unsigned char)p[start]))
+		start++;
+	while (end > start && dmarc_iswsp((unsigned char)p[end - 1]))
+		end--;
+	*start_r = start;
+	*len_r = end - start;
+	return true;
+}
+
 /* dmarc-urilist: true when at least one URI of the list is valid. */
 static bool
 dmarc_urilist_ok(const char *p, size_t n)
 {
-	size_t i = 0, start, end;
+	size_t i = 0, start, len;
 
-	while (i <= n) {
-		start = i;
-		while (i < n && p[i] != ',')
-			i++;
-		end = i;
-		while (start < end && dmarc_iswsp((unsigned char)p[start]))
-			start++;
-		while (end > start && dmarc_iswsp((unsigned char)p[end - 1]))
-			end--;
-		if (dmarc_uri_ok(p + start, end - start))
+	while (dmarc_urilist_next(p, n, &i, &start, &len))
+		if (dmarc_uri_ok(p + start, len))
 			return true;
-		i++;
-	}
 	return false;
 }
 
@@ -334,31 +348,26 @@ dmarc_bad_value(unsigned int id, struct dmarc_record *r, struct dmarc_parse *st)
 	r->bad_policy = true;
 }
 
-/* rua for the report writer, which parses it again: the URIs without the
- * WSP that RFC 9989 4.8 allows around them, joined by ',', cut after the
- * last whole URI that fits. */
+/* rua for the report writer, which splits it again at the commas: the
+ * valid URIs in their order, joined by ',' without the WSP the record
+ * may have around them ("mailto:a@x, mailto:b@x"), and cut after the last
+ * whole URI that fits. The invalid ones are left out: they name no
+ * destination, and one with a space inside ("mailto:a b@x") would make
+ * the whole value unfit for a report row, which takes no spaces. */
 static void
 dmarc_keep_rua(struct dmarc_record *r, const char *p, size_t n)
 {
-	size_t i = 0, k = 0, start, end;
+	size_t i = 0, start, len, k = 0;
 
-	for (; i <= n; i++) {
-		start = i;
-		while (i < n && p[i] != ',')
-			i++;
-		end = i;
-		while (start < end && dmarc_iswsp((unsigned char)p[start]))
-			start++;
-		while (end > start && dmarc_iswsp((unsigned char)p[end - 1]))
-			end--;
-		if (end == start)
+	while (dmarc_urilist_next(p, n, &i, &start, &len)) {
+		if (!dmarc_uri_ok(p + start, len))
 			continue;
-		if (k + (k > 0) + (end - start) > DMARC_RUA_MAX)
+		if (k + (k > 0) + len > DMARC_RUA_MAX)
 			break;
 		if (k > 0)
 			r->rua[k++] = ',';
-		memcpy(r->rua + k, p + start, end - start);
-		k += end - start;
+		memcpy(r->rua + k, p + start, len);
+		k += len;
 	}
 	r->rua[k] = '\0';
 }
@@ -429,8 +438,12 @@ dmarc_tag(
 	i++;
 	while (i < n && dmarc_iswsp((unsigned char)p[i]))
 		i++;
+	/* rua's own rule, dmarc-urilist, puts *WSP around its commas, and
+	 * WSP holds HTAB, which dmarc-value does not: there an HTAB is
+	 * white space between URIs, not a byte outside the value. */
 	for (vs = i; i < n; i++)
-		if (!dmarc_isvalue((unsigned char)p[i]))
+		if (!dmarc_isvalue((unsigned char)p[i]) &&
+		    !(id == DMARC_TAG_RUA && p[i] == '\t'))
 			break;
 	if (vs == n || i < n) {
 		dmarc_bad_value(id, r, st);

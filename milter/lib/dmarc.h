@@ -102,8 +102,9 @@ struct dmarc_record {
 	bool              testing;      /* t=y, or a legacy pct=0 without t */
 	int               pct; /* pct= 0 to 100 (RFC 7489); -1: absent, bad */
 	enum dmarc_psd    psd;
-	/* For aggregate reports (RFC 9990): fo as published, and rua when
-	 * valid, cut after the last whole URI that fits; "" otherwise. */
+	/* For aggregate reports (RFC 9990): fo as published, and rua's
+	 * valid URIs joined by ',' (no WSP), cut after the last whole URI
+	 * that fits; "" when there is none. */
 	char fo[DMARC_FO_MAX + 1];
 	char rua[DMARC_RUA_MAX + 1];
 };

@@ -465,6 +465,14 @@ report_xml_add(struct report_xml *x, const struct report_row *r, uint64_t count,
 	return 0;
 }
 
+bool
+report_xml_room(const struct report_xml *x, size_t need)
+{
+	size_t len = (size_t)xmlBufferLength(x->xb);
+
+	return !x->broken && len <= x->max && x->max - len >= need;
+}
+
 int
 report_xml_end(struct report_xml *x, struct buf *out, struct am_err *err)
 {

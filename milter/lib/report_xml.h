@@ -42,8 +42,9 @@
 #include "err.h"
 #include "report.h"
 
-/* The document's default ceiling: 64 MiB, about 100,000 records with
- * three DKIM results each; far beyond any report a mailbox accepts. */
+/* The document's default ceiling: 64 MiB, about 95,000 records with one
+ * DKIM result each (some 700 bytes a record); far beyond any report a
+ * mailbox accepts. */
 #define REPORT_XML_MAX (64 * 1024 * 1024)
 /* Report ids here: RFC 9990 puts no bound on unique-id; this one keeps a
  * file name of two 253-character names under 998 characters in a header
@@ -83,6 +84,13 @@ void report_xml_set_max(struct report_xml *, size_t max);
  * when the document would pass its ceiling. */
 int report_xml_add(struct report_xml *, const struct report_row *,
     uint64_t count, struct am_err *err);
+/* True when the document has at least need bytes left below its ceiling
+ * (and the writer is usable): a caller that stops adding records before
+ * it is full still gets a document. REPORT_XML_RECORD_MAX bytes always
+ * hold one more record (the largest, 8 DKIM results and every name made
+ * of '&', is under 30 KB). */
+#define REPORT_XML_RECORD_MAX (64 * 1024)
+bool report_xml_room(const struct report_xml *, size_t need);
 /* Finishes the document into out (appended) and frees x, also on error.
  * A report needs at least one record: with none it fails. On failure out
  * is left as it was. */

@@ -345,8 +345,8 @@ const struct store_stmt_def store_stmts[STORE_STMT_N] = {
 	"SELECT " PERIOD_COLS PERIODS_WHERE
 	" ORDER BY p.day, p.domain COLLATE \"C\"",
 	2},
-    [STORE_STMT_ROWS] = {ROWS_SELECT " ORDER BY r.rowkey",
-	ROWS_SELECT " ORDER BY r.rowkey COLLATE \"C\"", 2},
+    [STORE_STMT_ROWS] = {ROWS_SELECT " ORDER BY r.count DESC, r.rowkey",
+	ROWS_SELECT " ORDER BY r.count DESC, r.rowkey COLLATE \"C\"", 2},
     [STORE_STMT_ID_SET] = {"UPDATE periods SET report_id = $3" KEY_WHERE
 			   " AND report_id IS NULL",
 	NULL, 3},

@@ -81,7 +81,9 @@ int store_periods(struct store *, int64_t before, bool unsent_only,
     int (*fn)(void *arg, const struct store_period *), void *arg,
     struct am_err *err);
 
-/* Calls fn for each row of one period with its count, in a stable order.
+/* Calls fn for each row of one period with its count, largest count
+ * first (ties in a stable order), so that a report cut at max_rows keeps
+ * the rows that carry the most mail.
  * The row's `when` is the period's day, its pol the period's policy. Same
  * stop and re-entry rules as above. No such period: no call, 0. */
 int store_rows(struct store *, int64_t day, const char *domain,

@@ -2,8 +2,8 @@
  * libFuzzer target for the DMARC policy record parser (RFC 9989 4.7,
  * 4.8) and the tree-walk name generator. Checks the invariants evaluation
  * relies on: the parser never reads past the input (ASan), gives only
- * defined enum values, and a walk never has more than DMARC_MAX_WALK
- * names, each a proper suffix of the one before.
+ * defined enum values and a rua the report row can hold, and a walk never has
+ * more than DMARC_MAX_WALK names, each a proper suffix of the one before.
  */
 #include "config.h"
 
@@ -16,12 +16,31 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* rua as the report row takes it: printable ASCII without spaces, URIs
+ * joined by single commas (none first, last or doubled), and only when
+ * the record has a valid one. */
+static void
+check_rua(const struct dmarc_record *r)
+{
+	size_t n = strnlen(r->rua, sizeof(r->rua)), i;
+
+	if (n == sizeof(r->rua) || (n > 0 && !r->rua_valid))
+		abort();
+	for (i = 0; i < n; i++)
+		if ((unsigned char)r->rua[i] <= ' ' ||
+		    (unsigned char)r->rua[i] > '~' ||
+		    (r->rua[i] == ',' &&
+			(i == 0 || i + 1 == n || r->rua[i + 1] == ',')))
+			abort();
+}
+
 static void
 check_record(const struct dmarc_record *r)
 {
 	if (r->p > DMARC_POLICY_REJECT || r->sp > DMARC_POLICY_REJECT ||
 	    r->np > DMARC_POLICY_REJECT || r->psd > DMARC_PSD_N)
 		abort();
+	check_rua(r);
 }
 
 static void
