@@ -8,14 +8,14 @@
 # and peak RSS (/usr/bin/time, Debian's time package).
 #	sh contrib/bench/summary.sh BUILDDIR [N] [ROWS]
 build=$(cd "${1:?usage: summary.sh BUILDDIR [N] [ROWS]}" && pwd)
-n=${2:-100}
+nrep=${2:-100}
 rows=${3:-10000}
 top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top_srcdir/t/lib/common.sh"
 echo '{}' > "$T_TMP/zone.json"
 t_dns_start "$T_TMP/zone.json"
 mkdir -p "$T_TMP/mail" "$T_TMP/q"
-$PY "$top_srcdir/t/tools/report-corpus.py" bench "$T_TMP/mail" "$n" "$rows"
+$PY "$top_srcdir/t/tools/report-corpus.py" bench "$T_TMP/mail" "$nrep" "$rows"
 cat > "$T_TMP/am.conf" <<EOC
 reports: { store = "sqlite:$T_TMP/r.db"; org_name = "Bench"; from = "dmarc@bench.example"; quarantine = "$T_TMP/q"; };
 dns: { unbound_conf = "$DNS_CONF"; timeout = 2.0; };
