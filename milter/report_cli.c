@@ -308,19 +308,18 @@ write_file(const char *dir, const char *name, const char *ext,
 	return 0;
 }
 
-/* Feeds one header field (lines joined by LF) to h with CRLF folds, as
- * the MTA would hand it over. */
+/* out = p[0..len) with each LF made CRLF (the SMTP form). */
 static int
-add_field(struct hdr_list *h, const char *p, size_t len, struct buf *tmp)
+crlf(const char *p, size_t len, struct buf *out)
 {
 	size_t i;
 
-	buf_reset(tmp);
+	buf_reset(out);
 	for (i = 0; i < len; i++)
-		if ((p[i] == '\n' && buf_append_char(tmp, '\r') < 0) ||
-		    buf_append_char(tmp, p[i]) < 0)
+		if ((p[i] == '\n' && buf_append_char(out, '\r') < 0) ||
+		    buf_append_char(out, p[i]) < 0)
 			return -1;
-	return hdr_list_add_raw(h, tmp->data, tmp->len) == 0 ? 0 : -1;
+	return 0;
 }
 
 /* Signs mail (report_mail()'s, LF line ends) with the signing-table row of
@@ -339,7 +338,8 @@ sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
 	struct hdr_list             *h;
 	struct buf                   tmp, out;
 	const char                  *p = mail->data, *hend, *field, *f;
-	size_t                       i;
+	size_t                       i, n, nkeys;
+	bool                         ok = true;
 	int                          rc = -1;
 
 	if (rule == NULL) {
@@ -352,9 +352,9 @@ sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
 		am_err_set(err, "the mail has no body");
 		return -1;
 	}
+	nkeys = msgauth_sign_setup(c, rule, (time_t)now, &params, keys);
 	h = hdr_list_new();
-	ds = dkim_sign_new(&params, keys,
-	    msgauth_sign_setup(c, rule, (time_t)now, &params, keys));
+	ds = dkim_sign_new(&params, keys, nkeys);
 	buf_init(&tmp, HDR_MAX_BYTES);
 	buf_init(&out, 2 * REPORT_XML_MAX);
 	if (h == NULL || ds == NULL) {
@@ -364,7 +364,8 @@ sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
 	/* The header: a field runs to the next line not starting with WSP. */
 	for (field = f = p; f <= hend; f = strchr(f, '\n') + 1)
 		if (f != field && f[0] != ' ' && f[0] != '\t') {
-			if (add_field(h, field, (size_t)(f - 1 - field), &tmp) < 0) {
+			if (crlf(field, (size_t)(f - 1 - field), &tmp) < 0 ||
+			    hdr_list_add_raw(h, tmp.data, tmp.len) != 0) {
 				am_err_set(err, "the mail's header cannot be signed");
 				goto out;
 			}
@@ -372,14 +373,12 @@ sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
 		}
 	if (dkim_sign_eoh(ds, err) < 0)
 		goto out;
-	/* The body with CRLF line ends, in chunks. */
-	for (p = hend + 2; *p != '\0';) {
-		buf_reset(&tmp);
-		while (*p != '\0' && tmp.len < 64 * 1024) {
-			if ((*p == '\n' && buf_append_char(&tmp, '\r') < 0) ||
-			    buf_append_char(&tmp, *p) < 0)
-				break;
-			p++;
+	/* The body in its SMTP form, in chunks. */
+	for (p = hend + 2; *p != '\0'; p += n) {
+		n = strnlen(p, 32 * 1024);
+		if (crlf(p, n, &tmp) < 0) {
+			am_err_set(err, "out of memory");
+			goto out;
 		}
 		if (dkim_sign_body(ds, tmp.data, tmp.len, err) < 0)
 			goto out;
@@ -387,14 +386,12 @@ sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
 	if (dkim_sign_eom(ds, h, err) < 0)
 		goto out;
 	/* Each field with its folds back to LF, then the mail. */
-	for (i = 0; i < dkim_sign_count(ds); i++) {
-		for (f = dkim_sign_field(ds, i); *f != '\0'; f++)
-			if (*f != '\r' && buf_append_char(&out, *f) < 0)
-				break;
-		if (buf_append_char(&out, '\n') < 0)
-			break;
+	for (i = 0; i < dkim_sign_count(ds) && ok; i++) {
+		for (f = dkim_sign_field(ds, i); *f != '\0' && ok; f++)
+			ok = *f == '\r' || buf_append_char(&out, *f) == 0;
+		ok = ok && buf_append_char(&out, '\n') == 0;
 	}
-	if (buf_append(&out, mail->data, mail->len) < 0) {
+	if (!ok || buf_append(&out, mail->data, mail->len) < 0) {
 		am_err_set(err, "the signed mail is too large");
 		goto out;
 	}
