@@ -47,8 +47,8 @@ sign="dkim: { sign: {
 	keys = ({ name = \"r\"; domain = \"mx.test\"; selector = \"s1\"; algorithm = \"rsa-sha256\"; file = \"$T_TMP/keys/s1.key\"; });
 	table = ({ from = \"*@mx.test\"; keys = [\"r\"]; });
 }; };"
-conf_with() { # SENDMAIL: the config, with that reports.sendmail
-	am_conf "$T_TMP/am.conf" "reports: { store = \"sqlite:$db\"; org_name = \"Test\"; from = \"dmarc@mx.test\"; sendmail = \"$1\"; max_per_minute = 30; };
+conf_with() { # SENDMAIL [MORE]: the config, with that reports.sendmail
+	am_conf "$T_TMP/am.conf" "reports: { store = \"sqlite:$db\"; org_name = \"Test\"; from = \"dmarc@mx.test\"; sendmail = \"$1\"; max_per_minute = 30; ${2:-} };
 $sign"
 }
 conf_with "$top_srcdir/t/tools/fake-sendmail"
@@ -221,6 +221,27 @@ t_eq "missing sendmail: said" "$(head -1 "$T_TMP/send.err")" \
     "authmilter-report: bank.test: not sent: /nonexistent/sendmail: No such file or directory; the next run tries again"
 t_eq "missing sendmail: nothing marked" \
     "$(q 'SELECT COUNT(*) FROM periods WHERE sent_at IS NOT NULL')" 0
+
+# 6b. Courtesy and abuse limits: reports.min_messages, reports.blocklist.
+reset_store
+conf_with "$top_srcdir/t/tools/fake-sendmail" "min_messages = 2;"
+send
+t_eq "min_messages = 2: psd.test's single message gets no report" \
+    "$?:$(tail -1 "$T_TMP/send.out"):$(cat "$mail"/*.args)" \
+    "0:1 reports, 1 periods skipped, 0 failed:-oi -f dmarc@mx.test -- dmarc@bank.test"
+reset_store
+conf_with "$top_srcdir/t/tools/fake-sendmail" "blocklist = [\"bank.test\"];"
+send
+rc=$?
+t_eq "blocklist: bank.test's destination left out, said" "$(cat "$T_TMP/send.err")" \
+    "bank.test: destination mailto:dmarc@bank.test left out: on reports.blocklist
+bank.test: no usable rua destination: no report"
+t_eq "blocklist: only psd.test sent" \
+    "$rc:$(tail -1 "$T_TMP/send.out"):$(cat "$mail"/*.args)" \
+    "0:1 reports, 1 periods skipped, 0 failed:-oi -f dmarc@mx.test -- agg@psd.test"
+t_eq "blocklist: bank.test stays unsent" \
+    "$(q "SELECT sent_at IS NULL FROM periods WHERE domain = 'bank.test'")" 1
+conf_with "$top_srcdir/t/tools/fake-sendmail"
 
 # 7. No signing-table row for reports.from: nothing is sent unsigned.
 reset_store
