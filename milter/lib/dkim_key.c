@@ -19,22 +19,6 @@
 /* A key record holds a few tags; TAGVAL_MAX bounds the work. */
 #define DKIM_KEY_MAX_TAGS TAGVAL_MAX
 
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int
 dkim_base64_decode(const char *p, size_t n, unsigned char *out, size_t outsize,
     size_t *outlen_r)
@@ -53,7 +37,7 @@ dkim_base64_decode(const char *p, size_t n, unsigned char *out, size_t outsize,
 			continue;
 		}
 		/* Nothing but FWS and '=' may follow padding. */
-		if (npad > 0 || (v = b64_value(c)) < 0)
+		if (npad > 0 || (v = str_b64val(c)) < 0)
 			return -1;
 		acc = (acc << 6) | (unsigned long)v;
 		nsext++;

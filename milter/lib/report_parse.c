@@ -1179,22 +1179,6 @@ header(const char *p, const char *end, struct entity *e, char *f)
 	return end;
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* RFC 2045 6.8: characters outside the alphabet are ignored; '=' ends. */
 static int
 base64_decode(const char *p, size_t n, struct buf *out)
@@ -1204,7 +1188,7 @@ base64_decode(const char *p, size_t n, struct buf *out)
 	size_t   i;
 
 	for (i = 0; i < n && p[i] != '='; i++) {
-		if ((v = b64val((unsigned char)p[i])) < 0)
+		if ((v = str_b64val((unsigned char)p[i])) < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;
@@ -1216,18 +1200,6 @@ base64_decode(const char *p, size_t n, struct buf *out)
 		}
 	}
 	return 0;
-}
-
-static int
-hexv(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* RFC 2045 6.7: =XX, soft line breaks; a stray '=' is kept. */
@@ -1250,8 +1222,8 @@ qp_decode(const char *p, size_t n, struct buf *out)
 				continue;
 			}
 			if (i + 2 < n &&
-			    (hi = hexv((unsigned char)p[i + 1])) >= 0 &&
-			    (lo = hexv((unsigned char)p[i + 2])) >= 0) {
+			    (hi = str_hexval((unsigned char)p[i + 1])) >= 0 &&
+			    (lo = str_hexval((unsigned char)p[i + 2])) >= 0) {
 				if (buf_append_char(out, (char)(hi << 4 | lo)) <
 				    0)
 					return -1;

@@ -105,18 +105,6 @@ dkim_plain(unsigned char c)
 	return str_isalnum(c) || c == '.' || c == '_' || c == '-';
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Appends s (at most max bytes of it, up to a NUL) escaped; -1 when dst
  * is full. */
 static int
@@ -198,8 +186,8 @@ dkim_field(const char *p, const char *end, char *dst, size_t dstsize,
 			if (end - p < 3)
 				return am_err_set(
 				    err, "store: dkim %s: short escape", what);
-			hi = hexval((unsigned char)p[1]);
-			lo = hexval((unsigned char)p[2]);
+			hi = str_hexval((unsigned char)p[1]);
+			lo = str_hexval((unsigned char)p[2]);
 			if (hi < 0 || lo < 0)
 				return am_err_set(
 				    err, "store: dkim %s: bad escape", what);

@@ -39,6 +39,28 @@ str_tolower(int c)
 {
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
+/* The value of a hexadecimal digit, either case; -1 for any other c. */
+static inline int
+str_hexval(int c)
+{
+	if (str_isdigit(c))
+		return c - '0';
+	c = str_tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+/* The value of a base64 digit (RFC 4648 section 4); -1 for any other c
+ * ('=' included). */
+static inline int
+str_b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (str_isdigit(c))
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
 
 /* Case-insensitive (ASCII) comparison of a counted string with a C string:
  * true when they are equal. */
