@@ -272,6 +272,7 @@ build_xml(struct send *s, const struct store_period *p,
 	*ra = (struct rows_arg){.left = limit};
 	if ((ra->x = report_xml_begin(meta, &p->pol, &ra->err)) == NULL)
 		return -1;
+	report_xml_set_max(ra->x, (size_t)s->conf->reports.max_kbytes * 1024);
 	if (store_rows(s->st, p->day, p->pol.domain, add_row, ra, &ra->err) <
 		0 ||
 	    ra->rc < 0 || ra->full) {
@@ -589,12 +590,13 @@ send_period(void *arg, const struct store_period *p)
 		if (!ra.full)
 			break;
 		if (tries == 8 || ra.added == 0) {
-			am_err_set(&ra.err, "the report does not fit %d MiB",
-			    REPORT_XML_MAX / (1024 * 1024));
+			am_err_set(&ra.err,
+			    "not one record fits reports.max_kbytes (%u)",
+			    c->reports.max_kbytes);
 			goto fail;
 		}
 		limit = ra.added < limit ? ra.added : limit - 1;
-		why = "the report's size limit";
+		why = "reports.max_kbytes";
 	}
 	if (report_gzip(&xml, &gz, &ra.err) < 0)
 		goto fail;

@@ -1246,6 +1246,11 @@ static const struct opt reports_opts[] = {
 	.off = C(reports.max_rows),
 	.min = 1,
 	.max = 1000000},
+    {.name = "max_kbytes",
+	.type = OT_INT,
+	.off = C(reports.max_kbytes),
+	.min = 64,
+	.max = 65536},
     {.name = "blocklist", .type = OT_STRS, .set = set_report_blocklist},
     {STR("quarantine", set_report_quarantine)},
     {.name = NULL},
@@ -1809,6 +1814,7 @@ conf_new(void)
 	c->reports.min_messages = 1;
 	c->reports.max_per_minute = 30;
 	c->reports.max_rows = 100000;
+	c->reports.max_kbytes = 65536;
 	c->reports.store = strdup(CONF_REPORTS_STORE_DEFAULT);
 	c->reports.sendmail = strdup(CONF_REPORTS_SENDMAIL);
 	c->reports.quarantine = strdup(CONF_REPORTS_QUARANTINE);

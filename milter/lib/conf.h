@@ -180,6 +180,7 @@ struct am_conf {
 		unsigned int min_messages;   /* fewer: no report (default 1) */
 		unsigned int max_per_minute; /* reports sent a minute */
 		unsigned int max_rows;       /* records in one report */
+		unsigned int max_kbytes;     /* its XML, KiB (REPORT_XML_MAX) */
 		/* Destinations never sent to: "user@domain" (that address) or
 		 * "domain" (its addresses and those of its subdomains); lower
 		 * case, domains normalized. */
