@@ -604,7 +604,7 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 	enum spf_result   r;
 	char              sender[SPF_MAX_DOMAIN + 16], fix[1024];
 	const char       *reason;
-	unsigned int      terms, voids;
+	unsigned int      terms, voids, ptr_voids = 0;
 	char              top_all = '\0';
 	bool              loaded = false, redirect = false;
 	size_t            i, j;
@@ -681,6 +681,12 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 		if (strcmp(e->mech, "all") == 0 && e->depth == 0)
 			top_all = e->qual;
 	}
+	/* The walk's client has no PTR name: a ptr term's void lookup is
+	 * the walk's, not the record's. */
+	for (i = 0; i < a->nev; i++)
+		if (a->ev[i].kind == SPF_TRACE_TERM && a->ev[i].void_lookup &&
+		    strcmp(a->ev[i].mech, "ptr") == 0)
+			ptr_voids++;
 	for (i = 1; i < a->nev; i++)
 		if (a->ev[i].kind == SPF_TRACE_RECORD &&
 		    a->ev[i].result != SPF_PASS)
@@ -703,9 +709,9 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 	if (strncmp(reason, "void lookup limit", 17) == 0)
 		add(a, "error", "spf", dom, "remove terms that name no host",
 		    "more than %u void lookups (%s)", SPF_MAX_VOID, reason);
-	else if (voids > 0)
+	else if (voids > ptr_voids)
 		add(a, "warning", "spf", dom, "remove terms that name no host",
-		    "%u of %u void lookups", voids, SPF_MAX_VOID);
+		    "%u of %u void lookups", voids - ptr_voids, SPF_MAX_VOID);
 	if (r == SPF_PERMERROR &&
 	    strncmp(reason, "DNS lookup limit", 16) != 0 &&
 	    strncmp(reason, "void lookup limit", 17) != 0)
@@ -721,7 +727,8 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 		add(a, "warning", "spf", dom,
 		    "end the record with -all or ~all",
 		    "?all makes every other host neutral");
-	else if (top_all == '\0' && !redirect)
+	else if (top_all == '\0' && !redirect && r != SPF_PERMERROR &&
+		 r != SPF_TEMPERROR)
 		add(a, "warning", "spf", dom,
 		    "end the record with -all or ~all",
 		    "no all term: other hosts are neutral");
