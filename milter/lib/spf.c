@@ -1912,8 +1912,10 @@ run(struct spf_query *q)
 			}
 			if (m == M_PENDING)
 				goto pending;
-			trace_term(
-			    q, (unsigned int)depth - 1, f->domain, &t, m);
+			/* A redirect= is reported where it is followed. */
+			if (t.kind != T_REDIRECT)
+				trace_term(q, (unsigned int)depth - 1,
+				    f->domain, &t, m);
 			memo_clear(q);
 			if (m == M_NOMATCH || m == M_PUSH)
 				continue;

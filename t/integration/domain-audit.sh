@@ -52,6 +52,12 @@ for name, n in (("eight.test", 8), ("over.test", 11)):
     for i in range(n):
         z["h%d.%s" % (i, name)] = [{"type": "A", "data": "192.0.2.%d" % (i + 1)}]
     z["_dmarc." + name] = T("v=DMARC1; p=none; rua=mailto:d@" + name)
+# redirect= costs itself and the record it names: 1 + a: + include = 3.
+z["red.test"] = T("v=spf1 redirect=_r.red.test")
+z["_r.red.test"] = T("v=spf1 a:h.red.test include:_i.red.test -all")
+z["_i.red.test"] = T("v=spf1 ip4:192.0.2.9 -all")
+z["h.red.test"] = [{"type": "A", "data": "192.0.2.8"}]
+z["_dmarc.red.test"] = T("v=DMARC1; p=none; rua=mailto:d@red.test")
 z["two.test"] = T("v=spf1 -all") + T("v=spf1 ~all")
 z["ptr.test"] = T("v=spf1 ptr mx -all")
 z["ptr.test"].append({"type": "MX", "data": [10, "noaddr.ptr.test"]})
@@ -138,6 +144,10 @@ ok spf include:b.tree.test (in a.tree.test): 2 DNS lookups, depth 1
 ok spf tree.test: 4 of 10 DNS lookups"
 # The limit is the engine's: authmilter-check spf (the daemon's check)
 # gives permerror for over.test and not for eight.test.
+run red.test
+t_eq "redirect: what it costs" "$(echo "$out" | grep spf)" "ok spf redirect=_r.red.test (in red.test): 3 DNS lookups, depth 0
+ok spf include:_i.red.test (in _r.red.test): 1 DNS lookup, depth 0
+ok spf red.test: 3 of 10 DNS lookups"
 run eight.test
 t_eq "8 lookups: a warning" "$(echo "$out" | grep 'spf eight.test:')" "warning spf eight.test: 8 of 10 DNS lookups -- fix: flatten includes into ip4:/ip6: before the limit"
 run over.test
