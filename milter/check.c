@@ -650,8 +650,11 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 			for (j = i + 1; j < a->nev; j++) {
 				if (a->ev[j].kind != SPF_TRACE_TERM)
 					continue;
-				if (strcmp(e->mech, "include") == 0 &&
-				    a->ev[j].depth <= e->depth)
+				/* An include's subtree is below it; a
+				 * redirect's is the rest of its level. */
+				if (a->ev[j].depth < e->depth ||
+				    (a->ev[j].depth == e->depth &&
+					strcmp(e->mech, "include") == 0))
 					break;
 				last = a->ev[j].dns_terms;
 			}

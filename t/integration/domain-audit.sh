@@ -57,6 +57,9 @@ z["red.test"] = T("v=spf1 redirect=_r.red.test")
 z["_r.red.test"] = T("v=spf1 a:h.red.test include:_i.red.test -all")
 z["_i.red.test"] = T("v=spf1 ip4:192.0.2.9 -all")
 z["h.red.test"] = [{"type": "A", "data": "192.0.2.8"}]
+# A redirect inside an include: its cost stops where the include ends.
+z["ri.test"] = T("v=spf1 include:red.test a:h.red.test -all")
+z["_dmarc.ri.test"] = T("v=DMARC1; p=none; rua=mailto:d@ri.test")
 z["_dmarc.red.test"] = T("v=DMARC1; p=none; rua=mailto:d@red.test")
 z["two.test"] = T("v=spf1 -all") + T("v=spf1 ~all")
 z["ptr.test"] = T("v=spf1 ptr mx -all")
@@ -148,6 +151,11 @@ run red.test
 t_eq "redirect: what it costs" "$(echo "$out" | grep spf)" "ok spf redirect=_r.red.test (in red.test): 3 DNS lookups, depth 0
 ok spf include:_i.red.test (in _r.red.test): 1 DNS lookup, depth 0
 ok spf red.test: 3 of 10 DNS lookups"
+run ri.test
+t_eq "redirect inside an include" "$(echo "$out" | grep spf)" "ok spf include:red.test (in ri.test): 4 DNS lookups, depth 0
+ok spf redirect=_r.red.test (in red.test): 3 DNS lookups, depth 1
+ok spf include:_i.red.test (in _r.red.test): 1 DNS lookup, depth 1
+ok spf ri.test: 5 of 10 DNS lookups"
 run eight.test
 t_eq "8 lookups: a warning" "$(echo "$out" | grep 'spf eight.test:')" "warning spf eight.test: 8 of 10 DNS lookups -- fix: flatten includes into ip4:/ip6: before the limit"
 run over.test
