@@ -185,6 +185,9 @@ error dkim *._domainkey.ok.test: no empty key for a domain that sends no mail --
 run none.test --json
 t_eq "nothing published, --json: exit 1" "$rc" 1
 t_eq "  ... first finding as JSON" "$(echo "$out" | sed -n 2p)" ' {"severity": "error", "area": "spf", "subject": "none.test", "message": "no v=spf1 record", "fix": "publish one TXT \"v=spf1 mx -all\" at none.test"},'
+t_eq "  ... the whole output parses as JSON" "$(echo "$out" | $PY -c 'import json, sys
+d = json.load(sys.stdin)
+print(len(d), sorted(d[0]), sum(f["severity"] == "error" for f in d))')" "3 ['area', 'fix', 'message', 'severity', 'subject'] 2"
 "$check" domain >/dev/null 2>&1
 t_eq "no DOMAIN: usage, exit 2" "$?" 2
 t_done
