@@ -22,13 +22,18 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "buf.h"
 #include "conf.h"
+#include "dkim_key.h"
+#include "dmarc.h"
 #include "dns.h"
 #include "hdr.h"
 #include "ipaddr.h"
@@ -54,6 +59,10 @@ struct opts {
 	const char *mail_from;
 	const char *auth;
 	const char *daemon_name;
+	bool        want_domain; /* domain: one positional DOMAIN */
+	const char *domain;
+	bool        no_mail;
+	bool        json;
 };
 
 static void
@@ -69,7 +78,10 @@ usage(void)
 	    "USER]\n"
 	    "           [--daemon-name NAME] < msg\n"
 	    "       authmilter-check spf --ip IP --mail-from ADDR --helo NAME\n"
-	    "           [--dns-conf FILE] [--dns-timeout S]\n",
+	    "           [--dns-conf FILE] [--dns-timeout S]\n"
+	    "       authmilter-check domain DOMAIN [-c CONF] [--dns-conf "
+	    "FILE]\n"
+	    "           [--no-mail] [--json]\n",
 	    stderr);
 	exit(2);
 }
@@ -85,6 +97,8 @@ static const struct option long_opts[] = {
     {"mail-from", required_argument, NULL, 'm'},
     {"auth", required_argument, NULL, 'u'},
     {"daemon-name", required_argument, NULL, 'n'},
+    {"no-mail", no_argument, NULL, 'X'},
+    {"json", no_argument, NULL, 'J'},
     {NULL, 0, NULL, 0},
 };
 
@@ -130,9 +144,20 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'n':
 			o->daemon_name = optarg;
 			break;
+		case 'X':
+			o->no_mail = true;
+			break;
+		case 'J':
+			o->json = true;
+			break;
 		default:
 			usage();
 		}
+	}
+	if (o->want_domain) {
+		if (optind != argc - 1)
+			usage();
+		o->domain = argv[optind++];
 	}
 	if (optind != argc)
 		usage();
@@ -493,6 +518,521 @@ cmd_spf(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * domain: audits what DOMAIN publishes, through the daemon's modules.
+ */
+
+#define DOM_MAX_FINDINGS 128
+#define DOM_MAX_EVENTS   256
+/* The client the SPF walk is made for: reserved (RFC 1112 class E), so no
+ * mechanism of a sane record matches it and the walk meets every term. */
+#define DOM_WALK_IP "240.0.0.1"
+
+struct finding {
+	const char *sev;  /* "error", "warning", "ok" */
+	const char *area; /* "spf", "dkim", "dmarc" */
+	char        subject[320];
+	char        msg[400];
+	char        fix[400];
+};
+
+struct audit {
+	struct finding f[DOM_MAX_FINDINGS];
+	size_t         n;
+	unsigned int   errors;
+	/* The SPF walk. */
+	struct spf_trace ev[DOM_MAX_EVENTS];
+	char             evtext[DOM_MAX_EVENTS][320];
+	char             evdom[DOM_MAX_EVENTS][SPF_MAX_DOMAIN + 2];
+	char             evtarget[DOM_MAX_EVENTS][SPF_MAX_DOMAIN + 2];
+	size_t           nev;
+};
+
+static void add(struct audit *a, const char *sev, const char *area,
+    const char *subject, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void
+add(struct audit *a, const char *sev, const char *area, const char *subject,
+    const char *fix, const char *fmt, ...)
+{
+	struct finding *f;
+	va_list         ap;
+
+	if (strcmp(sev, "error") == 0)
+		a->errors++;
+	if (a->n >= DOM_MAX_FINDINGS)
+		return;
+	f = &a->f[a->n++];
+	f->sev = sev;
+	f->area = area;
+	str_lcpy(f->subject, subject, sizeof(f->subject));
+	str_lcpy(f->fix, fix ? fix : "", sizeof(f->fix));
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+	va_end(ap);
+}
+
+static void
+on_trace(void *arg, const struct spf_trace *e)
+{
+	struct audit *a = arg;
+	size_t        i = a->nev;
+
+	if (i >= DOM_MAX_EVENTS)
+		return;
+	a->ev[i] = *e;
+	snprintf(a->evtext[i], sizeof(a->evtext[i]), "%.*s",
+	    (int)(e->len < 300 ? e->len : 300), e->text ? e->text : "");
+	str_lcpy(a->evdom[i], e->domain, sizeof(a->evdom[i]));
+	str_lcpy(a->evtarget[i], e->target, sizeof(a->evtarget[i]));
+	a->ev[i].text = a->evtext[i];
+	a->ev[i].domain = a->evdom[i];
+	a->ev[i].target = a->evtarget[i];
+	a->ev[i].reason = NULL; /* not kept */
+	a->nev++;
+}
+
+/* The SPF part; returns the qualifier of the record's top-level all
+ * ('\0': none). */
+static char
+audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
+{
+	struct spf_params p = {0};
+	struct spf_query *q;
+	struct ipaddr     ip;
+	enum spf_result   r;
+	char              sender[SPF_MAX_DOMAIN + 16], fix[1024];
+	const char       *reason;
+	unsigned int      terms, voids, ptr_voids = 0;
+	char              top_all = '\0';
+	bool              loaded = false, redirect = false;
+	size_t            i, j;
+
+	p.trace = on_trace;
+	p.trace_arg = a;
+	if ((q = spf_query_new(dns, &p)) == NULL ||
+	    !ipaddr_parse(&ip, DOM_WALK_IP)) {
+		fputs("authmilter-check: out of memory\n", stderr);
+		exit(1);
+	}
+	snprintf(sender, sizeof(sender), "postmaster@%s", dom);
+	r = spf_check_host(q, &ip, dom, sender, dom);
+	reason = spf_reason(q);
+	terms = spf_dns_terms(q);
+	voids = spf_void_lookups(q);
+	if (a->nev > 0 && a->ev[0].kind == SPF_TRACE_RECORD)
+		loaded = a->ev[0].result == SPF_PASS;
+	if (!loaded) {
+		snprintf(fix, sizeof(fix),
+		    "publish one TXT \"v=spf1 %s\" at %s",
+		    no_mail ? "-all" : "mx -all", dom);
+		add(a, "error", "spf", dom, fix, "%s",
+		    r == SPF_NONE ? "no v=spf1 record" : reason);
+		spf_query_free(q);
+		return '\0';
+	}
+	if (no_mail && strcasecmp(a->evtext[0], "v=spf1 -all") != 0)
+		add(a, "error", "spf", dom, "publish exactly \"v=spf1 -all\"",
+		    "the domain sends no mail but its record is \"%s\"",
+		    a->evtext[0]);
+	for (i = 0; i < a->nev; i++) {
+		const struct spf_trace *e = &a->ev[i];
+		char                    subj[400];
+
+		if (e->kind != SPF_TRACE_TERM)
+			continue;
+		snprintf(subj, sizeof(subj), "%s (in %s)", e->text, e->domain);
+		if (strcmp(e->mech, "include") == 0 ||
+		    strcmp(e->mech, "redirect") == 0) {
+			unsigned int last = e->dns_terms;
+
+			for (j = i + 1; j < a->nev; j++) {
+				if (a->ev[j].kind != SPF_TRACE_TERM)
+					continue;
+				/* An include's subtree is below it; a
+				 * redirect's is the rest of its level. */
+				if (a->ev[j].depth < e->depth ||
+				    (a->ev[j].depth == e->depth &&
+					strcmp(e->mech, "include") == 0))
+					break;
+				last = a->ev[j].dns_terms;
+			}
+			add(a, "ok", "spf", subj, NULL,
+			    "%u DNS lookup%s, depth %u",
+			    last - e->dns_terms + 1,
+			    last - e->dns_terms + 1 == 1 ? "" : "s", e->depth);
+			if (strcmp(e->mech, "redirect") == 0 && e->depth == 0)
+				redirect = true;
+		}
+		if (strcmp(e->mech, "ptr") == 0)
+			add(a, "warning", "spf", subj,
+			    "replace ptr with ip4:/ip6: or a: terms",
+			    "ptr is slow and should not be used (RFC 7208 "
+			    "5.5)");
+		if ((strcmp(e->mech, "a") == 0 || strcmp(e->mech, "mx") == 0) &&
+		    e->void_lookup)
+			add(a, "warning", "spf", subj,
+			    "remove the term or publish the host",
+			    "%s does not resolve (a void lookup)", e->target);
+		if (strcmp(e->mech, "mx") == 0 && e->mx_noaddr > 0)
+			add(a, "warning", "spf", subj,
+			    "give every MX host an address, or drop the term",
+			    "%u MX host%s of %s without an address",
+			    e->mx_noaddr, e->mx_noaddr == 1 ? "" : "s",
+			    e->target);
+		if (strcmp(e->mech, "all") == 0 && e->depth == 0)
+			top_all = e->qual;
+	}
+	/* The walk's client has no PTR name: a ptr term's void lookup is
+	 * the walk's, not the record's. */
+	for (i = 0; i < a->nev; i++)
+		if (a->ev[i].kind == SPF_TRACE_TERM && a->ev[i].void_lookup &&
+		    strcmp(a->ev[i].mech, "ptr") == 0)
+			ptr_voids++;
+	for (i = 1; i < a->nev; i++)
+		if (a->ev[i].kind == SPF_TRACE_RECORD &&
+		    a->ev[i].result != SPF_PASS)
+			add(a, "error", "spf", a->ev[i].domain,
+			    "publish one valid v=spf1 record there, or drop "
+			    "the include",
+			    "record of an include/redirect target: %s",
+			    spf_result_str(a->ev[i].result));
+	if (strncmp(reason, "DNS lookup limit", 16) == 0)
+		add(a, "error", "spf", dom,
+		    "flatten includes into ip4:/ip6: or drop some",
+		    "more than %u DNS lookups (%s)", SPF_MAX_DNS_TERMS, reason);
+	else if (terms >= 8)
+		add(a, "warning", "spf", dom,
+		    "flatten includes into ip4:/ip6: before the limit",
+		    "%u of %u DNS lookups", terms, SPF_MAX_DNS_TERMS);
+	else
+		add(a, "ok", "spf", dom, NULL, "%u of %u DNS lookups", terms,
+		    SPF_MAX_DNS_TERMS);
+	if (strncmp(reason, "void lookup limit", 17) == 0)
+		add(a, "error", "spf", dom, "remove terms that name no host",
+		    "more than %u void lookups (%s)", SPF_MAX_VOID, reason);
+	else if (voids > ptr_voids)
+		add(a, "warning", "spf", dom, "remove terms that name no host",
+		    "%u of %u void lookups", voids - ptr_voids, SPF_MAX_VOID);
+	if (r == SPF_PERMERROR &&
+	    strncmp(reason, "DNS lookup limit", 16) != 0 &&
+	    strncmp(reason, "void lookup limit", 17) != 0)
+		add(a, "error", "spf", dom, "correct the record",
+		    "permerror: %s", reason);
+	if (r == SPF_TEMPERROR)
+		add(a, "error", "spf", dom, "check the name servers",
+		    "temperror: %s", reason);
+	if (top_all == '+')
+		add(a, "error", "spf", dom, "end the record with -all or ~all",
+		    "+all lets every host pass");
+	else if (top_all == '?')
+		add(a, "warning", "spf", dom,
+		    "end the record with -all or ~all",
+		    "?all makes every other host neutral");
+	else if (top_all == '\0' && !redirect && r != SPF_PERMERROR &&
+		 r != SPF_TEMPERROR)
+		add(a, "warning", "spf", dom,
+		    "end the record with -all or ~all",
+		    "no all term: other hosts are neutral");
+	spf_query_free(q);
+	return top_all;
+}
+
+/* The DMARC part; returns the policy that applies to dom. */
+static enum dmarc_policy
+audit_dmarc(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
+{
+	const char         *walk[DMARC_MAX_WALK];
+	struct dmarc_record rec;
+	struct dns_answer  *ans;
+	struct dmarc       *dm;
+	char                name[DMARC_MAX_NAME + 16], fix[1024];
+	size_t              nw, i, k, found;
+	enum dmarc_policy   pol = DMARC_POLICY_UNSPEC;
+	const char         *at = NULL;
+
+	nw = dmarc_walk(dom, walk);
+	for (i = 0; i < nw && at == NULL; i++) {
+		snprintf(name, sizeof(name), "_dmarc.%s", walk[i]);
+		if ((ans = dns_lookup(dns, name, DNS_T_TXT)) == NULL)
+			continue;
+		found = 0;
+		for (k = 0; ans->status == DNS_OK && k < ans->n; k++) {
+			struct dmarc_record r1;
+
+			if (dmarc_record_parse(
+				ans->rr[k].data, ans->rr[k].len, &r1) == 0 &&
+			    found++ == 0)
+				rec = r1;
+		}
+		dns_answer_free(ans);
+		if (found > 1) {
+			add(a, "error", "dmarc", name,
+			    "keep one v=DMARC1 record", "%zu DMARC records",
+			    found);
+			return DMARC_POLICY_UNSPEC;
+		}
+		if (found == 1)
+			at = walk[i];
+	}
+	if (at == NULL) {
+		snprintf(fix, sizeof(fix),
+		    "publish TXT \"v=DMARC1; p=%s; rua=mailto:dmarc@%s\" at "
+		    "_dmarc.%s",
+		    no_mail ? "reject" : "none", dom, dom);
+		add(a, "error", "dmarc", dom, fix, "no DMARC record");
+		return DMARC_POLICY_UNSPEC;
+	}
+	snprintf(name, sizeof(name), "_dmarc.%s", at);
+	pol = strcasecmp(at, dom) == 0 || rec.sp == DMARC_POLICY_UNSPEC
+		  ? rec.p
+		  : rec.sp;
+	add(a, "ok", "dmarc", name, NULL, "record found%s: p=%s sp=%s np=%s",
+	    strcasecmp(at, dom) == 0 ? "" : " (tree walk)",
+	    rec.p == DMARC_POLICY_UNSPEC ? "-" : dmarc_policy_str(rec.p),
+	    rec.sp == DMARC_POLICY_UNSPEC ? "-" : dmarc_policy_str(rec.sp),
+	    rec.np == DMARC_POLICY_UNSPEC ? "-" : dmarc_policy_str(rec.np));
+	if (rec.bad_policy)
+		add(a, "error", "dmarc", name,
+		    "p=, sp= and np= take none, quarantine or reject",
+		    "invalid policy value");
+	if (rec.t_y)
+		add(a, "warning", "dmarc", name, "remove t=y when done testing",
+		    "t=y: receivers apply a softer policy");
+	if (rec.pct >= 0)
+		add(a, "warning", "dmarc", name,
+		    "remove pct= (use t=y to test)",
+		    "pct= was removed in RFC 9989");
+	if (no_mail && (rec.p != DMARC_POLICY_REJECT ||
+			   (rec.sp != DMARC_POLICY_UNSPEC &&
+			       rec.sp != DMARC_POLICY_REJECT)))
+		add(a, "error", "dmarc", name, "set p=reject (and sp=reject)",
+		    "the domain sends no mail but the policy is not reject");
+	if (!rec.rua_valid) {
+		snprintf(fix, sizeof(fix), "add rua=mailto:dmarc@%s", dom);
+		add(a, "warning", "dmarc", name, fix,
+		    "no rua: no aggregate reports");
+		return pol;
+	}
+	if ((dm = dmarc_new(dns, NULL)) == NULL)
+		return pol;
+	for (const char *p = rec.rua; *p != '\0';) {
+		const char *e = strchr(p, ',');
+		size_t      len = e ? (size_t)(e - p) : strlen(p);
+		char        uri[DMARC_RUA_MAX + 1], *h, *bang;
+		const char *u = p;
+
+		p += len + (e != NULL);
+		str_trim(&u, &len);
+		memcpy(uri, u, len);
+		uri[len] = '\0';
+		if ((bang = strchr(uri, '!')) != NULL)
+			*bang = '\0';
+		if ((h = strrchr(uri, '@')) == NULL)
+			continue;
+		if (dmarc_report_dest(dm, at, h + 1) == DMARC_DEST_EXTERNAL) {
+			snprintf(fix, sizeof(fix),
+			    "publish TXT \"v=DMARC1\" at %s._report._dmarc.%s",
+			    at, h + 1);
+			add(a, "warning", "dmarc", uri, fix,
+			    "external destination not authorized (RFC 9990 "
+			    "3.3): no reports go there");
+		}
+	}
+	dmarc_free(dm);
+	return pol;
+}
+
+/* YYYYMM of a selector named s/eYYYYMM; 0 otherwise. */
+static time_t
+selector_date(const char *sel)
+{
+	struct tm tm = {0};
+	int       y, m;
+
+	if ((sel[0] != 's' && sel[0] != 'e') || strlen(sel) != 7 ||
+	    strspn(sel + 1, "0123456789") != 6)
+		return 0;
+	y = atoi(sel + 1) / 100;
+	m = atoi(sel + 1) % 100;
+	if (m < 1 || m > 12)
+		return 0;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = 1;
+	return timegm(&tm);
+}
+
+static void
+audit_dkim(struct audit *a, struct dns *dns, const struct am_conf *c,
+    const char *dom, bool no_mail)
+{
+	char               name[DNS_MAX_NAME + 16], fix[1024];
+	struct dns_answer *ans;
+	struct dkim_key    k;
+	const char        *why;
+	size_t             i, nkeys = 0;
+	time_t             born, now = time(NULL);
+	struct stat        st;
+
+	if (no_mail) {
+		snprintf(name, sizeof(name), "*._domainkey.%s", dom);
+		ans = dns_lookup(dns, name, DNS_T_TXT);
+		if (ans == NULL || ans->status != DNS_OK || ans->n != 1 ||
+		    dkim_key_parse(ans->rr[0].data, ans->rr[0].len, &k, &why) ==
+			0 ||
+		    strcmp(why, "key revoked") != 0) {
+			if (ans && ans->status == DNS_OK && ans->n == 1 &&
+			    dkim_key_parse(
+				ans->rr[0].data, ans->rr[0].len, &k, &why) == 0)
+				dkim_key_clear(&k);
+			add(a, "error", "dkim", name,
+			    "publish TXT \"v=DKIM1; p=\"",
+			    "no empty key for a domain that sends no mail");
+		}
+		dns_answer_free(ans);
+	}
+	for (i = 0; i < c->dkim.sign.nkeys; i++) {
+		const struct conf_key *key = &c->dkim.sign.keys[i];
+
+		if (strcasecmp(key->domain, dom) != 0)
+			continue;
+		nkeys++;
+		snprintf(
+		    name, sizeof(name), "%s._domainkey.%s", key->selector, dom);
+		snprintf(fix, sizeof(fix),
+		    "publish the TXT record authmilter-keygen printed for %s",
+		    key->file);
+		if ((ans = dns_lookup(dns, name, DNS_T_TXT)) == NULL ||
+		    ans->status != DNS_OK || ans->n != 1) {
+			add(a, "error", "dkim", name, fix, "%s",
+			    ans && ans->n > 1 ? "more than one key record"
+					      : "key not published");
+			dns_answer_free(ans);
+			continue;
+		}
+		if (dkim_key_parse(ans->rr[0].data, ans->rr[0].len, &k, &why) !=
+		    0) {
+			add(a, "error", "dkim", name, fix, "%s", why);
+			dns_answer_free(ans);
+			continue;
+		}
+		dns_answer_free(ans);
+		if (EVP_PKEY_eq(k.pkey, key->pkey) != 1)
+			add(a, "error", "dkim", name, fix,
+			    "published p= is not the public half of %s",
+			    key->file);
+		else
+			add(a, "ok", "dkim", name, NULL,
+			    "published, matches %s (%u bits)", key->file,
+			    k.bits);
+		if (k.type == DKIM_KEY_RSA && k.bits < 2048)
+			add(a, "error", "dkim", name,
+			    "make a 2048-bit key with authmilter-keygen and "
+			    "rotate",
+			    "RSA key of %u bits: too weak to sign with",
+			    k.bits);
+		if (k.testing)
+			add(a, "warning", "dkim", name,
+			    "remove t=y from the record",
+			    "t=y: verifiers may ignore failures");
+		born = selector_date(key->selector);
+		if (born == 0 && stat(key->file, &st) == 0)
+			born = st.st_mtime;
+		if (born > 0 &&
+		    now - born > (time_t)c->dkim.sign.max_key_age_days * 86400)
+			add(a, "warning", "dkim", name,
+			    "rotate: authmilter-keygen a new selector, "
+			    "publish, "
+			    "switch, then revoke",
+			    "key is %lld days old (max_key_age_days %u)",
+			    (long long)((now - born) / 86400),
+			    c->dkim.sign.max_key_age_days);
+		dkim_key_clear(&k);
+	}
+	if (nkeys == 0 && !no_mail)
+		add(a, "warning", "dkim", dom,
+		    "add a key for it to dkim.sign.keys and the table",
+		    "no signing key in dkim.sign.keys");
+}
+
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static int
+cmd_domain(int argc, char **argv)
+{
+	struct opts         o = {0};
+	struct msgauth_ctx *ctx;
+	struct audit       *a;
+	char                dom[MAILADDR_DOMAIN_MAX + 1], all;
+	enum dmarc_policy   pol;
+	size_t              i;
+
+	o.want_domain = true;
+	parse_opts(argc, argv, &o);
+	if (!mailaddr_domain_normalize(o.domain, strlen(o.domain), dom)) {
+		fprintf(stderr, "authmilter-check: bad domain %s\n", o.domain);
+		return 2;
+	}
+	ctx = make_ctx(&o);
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return 1;
+	all = audit_spf(a, msgauth_ctx_dns(ctx), dom, o.no_mail);
+	pol = audit_dmarc(a, msgauth_ctx_dns(ctx), dom, o.no_mail);
+	if (all == '~' && pol == DMARC_POLICY_REJECT)
+		add(a, "warning", "spf", dom, "end the SPF record with -all",
+		    "~all while DMARC is p=reject");
+	audit_dkim(
+	    a, msgauth_ctx_dns(ctx), msgauth_ctx_conf(ctx), dom, o.no_mail);
+	if (o.json)
+		fputs("[", stdout);
+	for (i = 0; i < a->n; i++) {
+		const struct finding *f = &a->f[i];
+
+		if (!o.json) {
+			printf("%s %s %s: %s", f->sev, f->area, f->subject,
+			    f->msg);
+			if (f->fix[0] != '\0')
+				printf(" -- fix: %s", f->fix);
+			putchar('\n');
+			continue;
+		}
+		printf("%s\n {\"severity\": ", i ? "," : "");
+		json_str(f->sev);
+		fputs(", \"area\": ", stdout);
+		json_str(f->area);
+		fputs(", \"subject\": ", stdout);
+		json_str(f->subject);
+		fputs(", \"message\": ", stdout);
+		json_str(f->msg);
+		fputs(", \"fix\": ", stdout);
+		json_str(f->fix);
+		fputs("}", stdout);
+	}
+	if (o.json)
+		fputs("\n]\n", stdout);
+	i = a->errors;
+	free(a);
+	msgauth_ctx_unref(ctx);
+	return i > 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -505,6 +1045,8 @@ main(int argc, char **argv)
 		return cmd_sign(argc - 1, argv + 1);
 	if (strcmp(argv[1], "spf") == 0)
 		return cmd_spf(argc - 1, argv + 1);
+	if (strcmp(argv[1], "domain") == 0)
+		return cmd_domain(argc - 1, argv + 1);
 	usage();
 	return 2;
 }

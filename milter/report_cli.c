@@ -113,9 +113,9 @@ print_period(void *arg, const struct store_period *p)
 	(void)arg;
 	gmtime_r(&t, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-	printf("%s %s messages=%llu rows=%llu p=%s rua=%s ", day,
-	    p->pol.domain, (unsigned long long)p->messages,
-	    (unsigned long long)p->rows, report_policy_str(p->pol.p),
+	printf("%s %s messages=%llu rows=%llu p=%s rua=%s ", day, p->pol.domain,
+	    (unsigned long long)p->messages, (unsigned long long)p->rows,
+	    report_policy_str(p->pol.p),
 	    p->pol.rua[0] != '\0' ? p->pol.rua : "-");
 	if (p->sent)
 		printf("state=sent@%lld\n", (long long)p->sent_at);
@@ -134,50 +134,6 @@ struct send {
 	bool                  handed;
 	unsigned              made, skipped, failed;
 };
-
-/* True when an authorization record for an external destination exists:
- * a TXT at <policy-domain>._report._dmarc.<dest> starting with v=DMARC1
- * (RFC 9990 4). A name past DNS limits is no authorization. */
-static bool
-external_ok(struct send *s, const char *policy, const char *dest)
-{
-	char                name[512];
-	struct dns_answer  *a;
-	bool                ok = false;
-	size_t              i;
-	int                 n;
-
-	n = snprintf(name, sizeof(name), "%s._report._dmarc.%s", policy, dest);
-	if (n < 0 || n > 253 || !dns_name_valid(name))
-		return false;
-	if ((a = dns_lookup(s->dns, name, DNS_T_TXT)) == NULL)
-		return false;
-	for (i = 0; a->status == DNS_OK && i < a->n && !ok; i++)
-		ok = a->rr[i].len >= 8 &&
-		     str_ieq(a->rr[i].data, 8, "v=DMARC1") &&
-		     (a->rr[i].len == 8 || a->rr[i].data[8] == ';' ||
-			 a->rr[i].data[8] == ' ' || a->rr[i].data[8] == '\t');
-	dns_answer_free(a);
-	return ok;
-}
-
-/* True when host has the Organizational Domain of the policy domain
- * (RFC 9989 4.10.2): no authorization record is needed then (RFC 9990
- * 3.3). A DNS failure on either side makes it external, so the
- * authorization decides. */
-static bool
-same_org(struct send *s, struct dmarc **dm, const char *policy,
-    const char *host)
-{
-	char a[DMARC_MAX_NAME + 1], b[DMARC_MAX_NAME + 1];
-
-	if (strcasecmp(policy, host) == 0)
-		return true;
-	if (*dm == NULL && (*dm = dmarc_new(s->dns, NULL)) == NULL)
-		return false;
-	return dmarc_org_domain(*dm, policy, a) == 0 &&
-	       dmarc_org_domain(*dm, host, b) == 0 && strcasecmp(a, b) == 0;
-}
 
 struct dests {
 	size_t n;
@@ -209,13 +165,16 @@ destinations(struct send *s, const struct report_policy_pub *pol,
 			*bang = '\0';
 		if (!str_ieq(uri, 7, "mailto:"))
 			why = "not a mailto URI";
-		else if ((dom = strrchr(uri + 7, '@')) == NULL || dom == uri + 7 ||
-			 !dns_name_valid(dom + 1) || strpbrk(uri + 7, " %?\"<>") != NULL)
+		else if ((dom = strrchr(uri + 7, '@')) == NULL ||
+			 dom == uri + 7 || !dns_name_valid(dom + 1) ||
+			 strpbrk(uri + 7, " %?\"<>") != NULL)
 			why = "not a plain address";
 		else if (conf_report_blocked(s->conf, uri + 7))
 			why = "on reports.blocklist";
-		else if (!same_org(s, &dm, pol->domain, dom + 1) &&
-			 !external_ok(s, pol->domain, dom + 1))
+		else if ((dm == NULL &&
+			     (dm = dmarc_new(s->dns, NULL)) == NULL) ||
+			 dmarc_report_dest(dm, pol->domain, dom + 1) ==
+			     DMARC_DEST_EXTERNAL)
 			why = "external, and no _report._dmarc authorization";
 		if (why != NULL) {
 			fprintf(stderr, "%s: destination %s left out: %s\n",
@@ -283,14 +242,14 @@ build_xml(struct send *s, const struct store_period *p,
 }
 
 static int
-write_file(const char *dir, const char *name, const char *ext,
-    const struct buf *b)
+write_file(
+    const char *dir, const char *name, const char *ext, const struct buf *b)
 {
 	char  path[4096];
 	FILE *fp;
 	int   n = snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext);
 
-	bool  ok;
+	bool ok;
 
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		fprintf(stderr, "authmilter-report: %s: path too long\n", dir);
@@ -329,8 +288,8 @@ crlf(const char *p, size_t len, struct buf *out)
  * report must pass DMARC at its receiver (RFC 9990 2.1), so no row is an
  * error. */
 static int
-sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
-    struct am_err *err)
+sign_mail(
+    const struct am_conf *c, int64_t now, struct buf *mail, struct am_err *err)
 {
 	const struct conf_sign_rule *rule = conf_sign_match(c, c->reports.from);
 	struct dkim_sign_params      params;
@@ -344,8 +303,9 @@ sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
 	int                          rc = -1;
 
 	if (rule == NULL) {
-		am_err_set(err, "reports.from %s has no signing-table row, "
-				"and an unsigned report fails DMARC",
+		am_err_set(err,
+		    "reports.from %s has no signing-table row, "
+		    "and an unsigned report fails DMARC",
 		    c->reports.from);
 		return -1;
 	}
@@ -367,7 +327,8 @@ sign_mail(const struct am_conf *c, int64_t now, struct buf *mail,
 		if (f != field && f[0] != ' ' && f[0] != '\t') {
 			if (crlf(field, (size_t)(f - 1 - field), &tmp) < 0 ||
 			    hdr_list_add_raw(h, tmp.data, tmp.len) != 0) {
-				am_err_set(err, "the mail's header cannot be signed");
+				am_err_set(
+				    err, "the mail's header cannot be signed");
 				goto out;
 			}
 			field = f;
@@ -423,8 +384,8 @@ pace(struct send *s)
 			t.tv_sec++;
 			t.tv_nsec -= 1000000000L;
 		}
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) ==
-		       EINTR)
+		while (clock_nanosleep(
+			   CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
 			;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->last);
@@ -517,14 +478,14 @@ hand_off(char *sendmail, char *from, struct dests *d, const struct buf *mail,
 	if (r < 0)
 		am_err_set(err, "%s: %s", sendmail, strerror(errno));
 	else if (WIFSIGNALED(st))
-		am_err_set(err, "%s was killed by signal %d", sendmail,
-		    WTERMSIG(st));
+		am_err_set(
+		    err, "%s was killed by signal %d", sendmail, WTERMSIG(st));
 	else if (WEXITSTATUS(st) != 0)
-		am_err_set(err, "%s exited with status %d", sendmail,
-		    WEXITSTATUS(st));
+		am_err_set(
+		    err, "%s exited with status %d", sendmail, WEXITSTATUS(st));
 	else if (off < mail->len)
-		am_err_set(err, "%s exited before reading the whole mail",
-		    sendmail);
+		am_err_set(
+		    err, "%s exited before reading the whole mail", sendmail);
 	else
 		return 0;
 	return -1;
@@ -611,7 +572,8 @@ send_period(void *arg, const struct store_period *p)
 	in.subject = buf_cstr(&subj);
 	in.file_name = buf_cstr(&fname);
 	in.message_id_domain = c->reports.receiver;
-	in.text = "This is a DMARC aggregate report (RFC 9990) in the attached file.\n";
+	in.text = "This is a DMARC aggregate report (RFC 9990) in the attached "
+		  "file.\n";
 	in.date = s->now;
 	in.gz = &gz;
 	if (report_mail(&in, &mail, &ra.err) < 0 ||
@@ -637,8 +599,8 @@ send_period(void *arg, const struct store_period *p)
 			    p->pol.domain, ra.err.msg);
 			goto fail_quiet;
 		}
-		if (store_mark_sent(s->st, p->day, p->pol.domain,
-			buf_cstr(&to), s->now, &ra.err) < 0) {
+		if (store_mark_sent(s->st, p->day, p->pol.domain, buf_cstr(&to),
+			s->now, &ra.err) < 0) {
 			fprintf(stderr,
 			    "authmilter-report: %s: sent, but not marked sent "
 			    "(%s): the next run sends it again, with the same "
@@ -655,8 +617,8 @@ send_period(void *arg, const struct store_period *p)
 	rc = 0;
 	goto out;
 fail:
-	fprintf(stderr, "authmilter-report: %s: %s\n", p->pol.domain,
-	    ra.err.msg);
+	fprintf(
+	    stderr, "authmilter-report: %s: %s\n", p->pol.domain, ra.err.msg);
 fail_quiet:
 	s->failed++;
 	rc = 0; /* the next period still gets its report */
@@ -671,8 +633,8 @@ out:
 }
 
 static int
-cmd_send(const struct am_conf *conf, struct store *st, const char *dir,
-    int64_t now)
+cmd_send(
+    const struct am_conf *conf, struct store *st, const char *dir, int64_t now)
 {
 	struct dns_params dp = {.unbound_conf = conf->dns.unbound_conf,
 	    .trust_anchor = conf->dns.trust_anchor,
@@ -692,8 +654,8 @@ cmd_send(const struct am_conf *conf, struct store *st, const char *dir,
 		fprintf(stderr, "authmilter-report: %s\n", err.msg);
 		return -1;
 	}
-	printf("%u reports, %u periods skipped, %u failed\n", s.made,
-	    s.skipped, s.failed);
+	printf("%u reports, %u periods skipped, %u failed\n", s.made, s.skipped,
+	    s.failed);
 	return s.failed > 0 ? -1 : 0;
 }
 
@@ -858,10 +820,10 @@ main(int argc, char **argv)
 	    {"now", required_argument, NULL, 'n'},
 	    {"dry-run", required_argument, NULL, 'r'},
 	    {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-	const char     *file = CONF_DEFAULT_FILE, *cmd, *dry = NULL, *dom = NULL;
-	char            domain[REPORT_NAME_MAX + 1] = "";
-	bool            unsent = false, json = false, rx;
-	long long       days = -1, now = (long long)time(NULL);
+	const char *file = CONF_DEFAULT_FILE, *cmd, *dry = NULL, *dom = NULL;
+	char        domain[REPORT_NAME_MAX + 1] = "";
+	bool        unsent = false, json = false, rx;
+	long long   days = -1, now = (long long)time(NULL);
 	struct am_conf *conf;
 	struct store   *st;
 	struct am_err   err;
@@ -922,11 +884,12 @@ main(int argc, char **argv)
 	if (rx) {
 		/* A host name (LDH, and '_'), compared in lower case. */
 		if (optind != argc || dom == NULL || !dns_name_valid(dom) ||
-		    dom[strspn(dom, "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")] !=
-			'\0' ||
+		    dom[strspn(dom,
+			"abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")] != '\0' ||
 		    str_lcpy(domain, dom, sizeof(domain)) >= sizeof(domain) ||
-		    unsent || (days >= 0 && (days < 1 || days >= RX_MAX_DAYS)) ||
+		    unsent ||
+		    (days >= 0 && (days < 1 || days >= RX_MAX_DAYS)) ||
 		    (json && strcmp(cmd, "summary") != 0))
 			usage();
 		str_lower(domain);
@@ -973,8 +936,7 @@ main(int argc, char **argv)
 					     : "text");
 		err.msg[0] = '\0';
 	} else {
-		rc = store_expire(
-		    st, report_day(now) - days * 86400, &n, &err);
+		rc = store_expire(st, report_day(now) - days * 86400, &n, &err);
 		if (rc == 0)
 			printf("expired %llu periods\n", (unsigned long long)n);
 	}

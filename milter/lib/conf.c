@@ -1031,15 +1031,16 @@ set_report_blocklist(struct ld *ld, const config_setting_t *s, void *base,
 		if (strchr(d, '@') != NULL) {
 			if (!report_addr_ok(d, &dom)) {
 				free_strv(v, (size_t)i);
-				return ld_err(ld, e,
-				    "bad address \"%s\" in %s", d, path);
+				return ld_err(
+				    ld, e, "bad address \"%s\" in %s", d, path);
 			}
 			v[i] = strdup(d);
 		} else if (mailaddr_domain_normalize(d, strlen(d), norm))
 			v[i] = strdup(norm);
 		else {
 			free_strv(v, (size_t)i);
-			return ld_err(ld, e, "bad domain \"%s\" in %s", d, path);
+			return ld_err(
+			    ld, e, "bad domain \"%s\" in %s", d, path);
 		}
 		if (v[i] == NULL) {
 			free_strv(v, (size_t)i);
@@ -1068,11 +1069,13 @@ check_reports(struct ld *ld, const config_t *cf)
 		return 0;
 	c->reports.enabled = true;
 	if (c->reports.org_name == NULL)
-		return ld_err(ld, g, "reports.org_name is missing (the "
-				     "reporting organization's name)");
+		return ld_err(ld, g,
+		    "reports.org_name is missing (the "
+		    "reporting organization's name)");
 	if (c->reports.from == NULL)
-		return ld_err(ld, g, "reports.from is missing (the address "
-				     "reports are sent from)");
+		return ld_err(ld, g,
+		    "reports.from is missing (the address "
+		    "reports are sent from)");
 	if (c->reports.receiver == NULL) {
 		(void)report_addr_ok(c->reports.from, &dom);
 		if (!mailaddr_domain_normalize(dom, strlen(dom), norm))
@@ -1179,6 +1182,11 @@ static const struct opt sign_opts[] = {
     {.name = "keys", .type = OT_LIST, .set = set_keys, .sub = key_opts},
     {.name = "table", .type = OT_LIST, .set = set_table, .sub = row_opts},
     {ENUM("on_error", C(dkim.sign.on_error), on_error_names)},
+    {.name = "max_key_age_days",
+	.type = OT_INT,
+	.off = C(dkim.sign.max_key_age_days),
+	.min = 1,
+	.max = 36500},
     {.name = NULL},
 };
 
@@ -1802,6 +1810,7 @@ conf_new(void)
 	c->dkim.max_signatures = 10;
 	c->dkim.sign.header_canon = CONF_CANON_RELAXED;
 	c->dkim.sign.on_error = CONF_TEMPFAIL;
+	c->dkim.sign.max_key_age_days = 180;
 	c->dkim.sign.body_canon = CONF_CANON_RELAXED;
 	c->dmarc.enabled = true;
 	c->dmarc.enforce = true;
@@ -1835,9 +1844,9 @@ conf_new(void)
 		c->dkim.sign.noversign = NELEM(default_oversign);
 	if (c->socket == NULL || c->user == NULL || c->authserv_id == NULL ||
 	    c->reports.store == NULL || c->reports.sendmail == NULL ||
-	    c->reports.quarantine == NULL ||
-	    c->trusted == NULL || c->sign_networks == NULL ||
-	    c->dkim.sign.headers == NULL || c->dkim.sign.oversign == NULL) {
+	    c->reports.quarantine == NULL || c->trusted == NULL ||
+	    c->sign_networks == NULL || c->dkim.sign.headers == NULL ||
+	    c->dkim.sign.oversign == NULL) {
 		conf_unref(c);
 		return NULL;
 	}
@@ -1938,8 +1947,9 @@ conf_report_blocked(const struct am_conf *c, const char *dest)
 	for (i = 0; i < c->reports.nblocklist; i++) {
 		const char *b = c->reports.blocklist[i];
 
-		if (strchr(b, '@') != NULL ? str_casecmp_eq(b, dest)
-		    : at != NULL && str_domain_under(at + 1, b))
+		if (strchr(b, '@') != NULL
+			? str_casecmp_eq(b, dest)
+			: at != NULL && str_domain_under(at + 1, b))
 			return true;
 	}
 	return false;

@@ -144,6 +144,9 @@ struct am_conf {
 			/* A message to sign that cannot be: tempfail
 			 * (default) or accept (sent unsigned). */
 			enum conf_on_error on_error;
+			/* authmilter-check domain: an older key is a
+			 * warning to rotate (default 180). */
+			unsigned int max_key_age_days;
 		} sign;
 	} dkim;
 

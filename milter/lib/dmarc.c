@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -1112,4 +1113,33 @@ dmarc_policy_str(enum dmarc_policy p)
 		break;
 	}
 	return "";
+}
+
+enum dmarc_dest
+dmarc_report_dest(struct dmarc *dm, const char *policy, const char *host)
+{
+	char               a[DMARC_MAX_NAME + 1], b[DMARC_MAX_NAME + 1];
+	char               name[512];
+	struct dns_answer *ans;
+	bool               ok = false;
+	size_t             i;
+	int                n;
+
+	if (strcasecmp(policy, host) == 0 ||
+	    (dmarc_org_domain(dm, policy, a) == 0 &&
+		dmarc_org_domain(dm, host, b) == 0 && strcasecmp(a, b) == 0))
+		return DMARC_DEST_SAME_ORG;
+	n = snprintf(name, sizeof(name), "%s._report._dmarc.%s", policy, host);
+	if (n < 0 || n > DNS_MAX_NAME || !dns_name_valid(name))
+		return DMARC_DEST_EXTERNAL;
+	if ((ans = dns_lookup(dm->dns, name, DNS_T_TXT)) == NULL)
+		return DMARC_DEST_EXTERNAL;
+	for (i = 0; ans->status == DNS_OK && i < ans->n && !ok; i++)
+		ok = ans->rr[i].len >= 8 &&
+		     str_ieq(ans->rr[i].data, 8, "v=DMARC1") &&
+		     (ans->rr[i].len == 8 || ans->rr[i].data[8] == ';' ||
+			 ans->rr[i].data[8] == ' ' ||
+			 ans->rr[i].data[8] == '\t');
+	dns_answer_free(ans);
+	return ok ? DMARC_DEST_AUTHORIZED : DMARC_DEST_EXTERNAL;
 }

@@ -240,6 +240,22 @@ enum dmarc_result dmarc_evaluate(struct dmarc *, const char *from_domain,
 int dmarc_org_domain(
     struct dmarc *, const char *domain, char out[DMARC_MAX_NAME + 1]);
 
+/* Where an aggregate report for policy domain may go (RFC 9990 3.3): a
+ * destination host with the same Organizational Domain needs nothing
+ * (SAME_ORG); another one (EXTERNAL) needs a TXT record starting with
+ * v=DMARC1 at <policy>._report._dmarc.<host> (RFC 9990 4: AUTHORIZED).
+ * A DNS failure on the Organizational Domain side makes the host external,
+ * so the authorization decides; a name past DNS limits is not authorized.
+ * Blocks on its lookups. Shared by authmilter-report send and
+ * authmilter-check domain. */
+enum dmarc_dest {
+	DMARC_DEST_SAME_ORG,
+	DMARC_DEST_AUTHORIZED,
+	DMARC_DEST_EXTERNAL
+};
+enum dmarc_dest dmarc_report_dest(
+    struct dmarc *, const char *policy, const char *host);
+
 /* With params.waiter: true when the last dmarc_evaluate() needed an
  * answer not yet in. Its verdict is then to be discarded: wait on the
  * waiter and evaluate again (the answers already in are kept, so each

@@ -129,6 +129,11 @@ struct spf_query {
 	struct timespec    deadline; /* CLOCK_MONOTONIC */
 	struct dns_waiter *waiter;
 	struct dns_waiter *own_waiter; /* made when params.waiter is NULL */
+
+	/* What the term being evaluated did, for params.trace. */
+	char         tr_target[SPF_MAX_DOMAIN + 2];
+	bool         tr_void;
+	unsigned int tr_noaddr;
 };
 
 /* Outcomes of one term. */
@@ -1297,6 +1302,7 @@ count_term(struct spf_query *q, const char *what)
 static bool
 count_void(struct spf_query *q, const char *name)
 {
+	q->tr_void = true;
 	if (++q->voids > q->par.max_void) {
 		set_reason(q, "void lookup limit at %s", name);
 		return false;
@@ -1372,7 +1378,7 @@ domain_ok(const char *d)
  * domain becomes name) and checks its syntax. SPF_PASS means "loaded";
  * R_PENDING leaves f as it was. */
 static enum spf_result
-load_record(struct spf_query *q, struct spf_frame *f, const char *name)
+load_record_0(struct spf_query *q, struct spf_frame *f, const char *name)
 {
 	const struct dns_answer *a = NULL;
 	size_t                   i, found = 0, which = 0;
@@ -1436,6 +1442,78 @@ load_record(struct spf_query *q, struct spf_frame *f, const char *name)
 		return SPF_PERMERROR;
 	}
 	return SPF_PASS;
+}
+
+/* load_record_0(), and its params.trace event once it is done. */
+static enum spf_result
+load_record(struct spf_query *q, struct spf_frame *f, const char *name)
+{
+	enum spf_result  r = load_record_0(q, f, name);
+	struct spf_trace e;
+
+	if (r == R_PENDING || q->par.trace == NULL)
+		return r;
+	memset(&e, 0, sizeof(e));
+	e.kind = SPF_TRACE_RECORD;
+	e.depth = (unsigned int)(f - q->frames);
+	e.domain = f->domain;
+	e.text = f->rec;
+	e.len = f->rec != NULL ? f->len : 0;
+	e.result = r;
+	e.reason = r == SPF_PASS ? "" : q->reason;
+	e.mech = "";
+	e.target = "";
+	e.dns_terms = q->dns_terms;
+	e.voids = q->voids;
+	q->par.trace(q->par.trace_arg, &e);
+	return r;
+}
+
+static const char *
+term_mech(enum term_kind k)
+{
+	static const char *const names[] = {"all", "include", "a", "mx", "ptr",
+	    "ip4", "ip6", "exists", "redirect", "exp", ""};
+
+	return names[k];
+}
+
+/* The params.trace event of a term that is done: m is its M_ outcome. */
+static void
+trace_term(struct spf_query *q, unsigned int depth, const char *domain,
+    const struct term *t, int m)
+{
+	struct spf_trace e;
+
+	if (q->par.trace == NULL)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.kind = SPF_TRACE_TERM;
+	e.depth = depth;
+	e.domain = domain;
+	e.text = t->text;
+	e.len = t->len;
+	e.result = m == M_TEMPERROR   ? SPF_TEMPERROR
+		   : m == M_PERMERROR ? SPF_PERMERROR
+				      : SPF_PASS;
+	e.reason = e.result == SPF_PASS ? "" : q->reason;
+	e.mech = term_mech(t->kind);
+	e.qual = t->qual;
+	e.target = q->tr_target;
+	e.dns_terms = q->dns_terms;
+	e.voids = q->voids;
+	e.void_lookup = q->tr_void;
+	e.mx_noaddr = q->tr_noaddr;
+	e.matched = m == M_MATCH;
+	q->par.trace(q->par.trace_arg, &e);
+}
+
+static void
+trace_reset(struct spf_query *q)
+{
+	q->tr_target[0] = '\0';
+	q->tr_void = false;
+	q->tr_noaddr = 0;
 }
 
 /* True when name is the domain of a frame below the top one: the reason
@@ -1530,6 +1608,8 @@ eval_mx(struct spf_query *q, const char *name, unsigned int c4, unsigned int c6)
 			continue;
 		if (r == M_NOMATCH && answer_has_ip(b[i], &q->ip, c4, c6))
 			r = M_MATCH;
+		if (b[i]->status == DNS_NXDOMAIN || b[i]->status == DNS_NODATA)
+			q->tr_noaddr++;
 		if (b[i]->status == DNS_TEMPFAIL)
 			tempfail = true;
 	}
@@ -1627,6 +1707,7 @@ eval_term(struct spf_query *q, struct spf_frame *f, const struct term *t)
 	}
 	if (q->pending)
 		return M_PENDING; /* %{p}: the PTR names are not in yet */
+	str_lcpy(q->tr_target, name, sizeof(q->tr_target));
 	if (!count_term(q, what)) {
 		if (t->kind == T_INCLUDE && on_stack(q, name))
 			set_reason(q, "include loop at %s", name);
@@ -1750,8 +1831,11 @@ run(struct spf_query *q)
 		terms = q->dns_terms;
 		voids = q->voids;
 		q->pending = false;
+		trace_reset(q);
 		if (!next_term(f->rec, f->len, &f->pos, &tp, &tn)) {
-			char name[SPF_MAX_DOMAIN + 2];
+			char        name[SPF_MAX_DOMAIN + 2];
+			char        tr_dom[SPF_MAX_DOMAIN + 2], tr_text[320];
+			struct term rt;
 
 			/* RFC 7208 6.1: redirect only when nothing matched and
 			 * there is no "all" anywhere in the record. */
@@ -1771,16 +1855,40 @@ run(struct spf_query *q)
 				}
 				if (q->pending)
 					goto pending;
+				memset(&rt, 0, sizeof(rt));
+				rt.kind = T_REDIRECT;
+				rt.qual = '+';
+				rt.text = f->rec + f->redir_off - 9;
+				rt.len = f->redir_len + 9; /* "redirect=" */
+				str_lcpy(
+				    q->tr_target, name, sizeof(q->tr_target));
 				if (!count_term(q, "redirect")) {
 					if (str_domain_eq(name, f->domain))
 						set_reason(q,
 						    "redirect loop at %s",
 						    name);
+					trace_term(q, (unsigned int)depth - 1,
+					    f->domain, &rt, M_PERMERROR);
 					return SPF_PERMERROR;
 				}
+				/* The frame is reused: the trace keeps copies
+				 * of its domain and term (cut to their
+				 * buffers). */
+				str_lcpy(tr_dom, f->domain, sizeof(tr_dom));
+				rt.len =
+				    (size_t)snprintf(tr_text, sizeof(tr_text),
+					"%.*s", (int)rt.len, rt.text);
+				if (rt.len >= sizeof(tr_text))
+					rt.len = sizeof(tr_text) - 1;
+				rt.text = tr_text;
 				r = load_record(q, f, name);
 				if (r == R_PENDING)
 					goto pending;
+				trace_term(q, (unsigned int)depth - 1, tr_dom,
+				    &rt,
+				    r == SPF_PASS        ? M_NOMATCH
+				    : r == SPF_TEMPERROR ? M_TEMPERROR
+							 : M_PERMERROR);
 				memo_clear(q);
 				if (r == SPF_PASS)
 					continue;
@@ -1804,6 +1912,10 @@ run(struct spf_query *q)
 			}
 			if (m == M_PENDING)
 				goto pending;
+			/* A redirect= is reported where it is followed. */
+			if (t.kind != T_REDIRECT)
+				trace_term(q, (unsigned int)depth - 1,
+				    f->domain, &t, m);
 			memo_clear(q);
 			if (m == M_NOMATCH || m == M_PUSH)
 				continue;

@@ -70,6 +70,47 @@ enum spf_result {
 	SPF_PERMERROR
 };
 
+/*
+ * An evaluation trace, for authmilter-check domain: the engine reports
+ * each record it loads and each term it has finished evaluating, with its
+ * own counters, so a tool sees the include/redirect tree and what each
+ * term cost without a second parser or counter. Events of a term come once,
+ * when the term is done (a term replayed while its lookup is pending is not
+ * reported until then). All pointers live only during the call.
+ */
+enum spf_trace_kind {
+	SPF_TRACE_RECORD, /* a record was looked up for domain */
+	SPF_TRACE_TERM    /* a term (or the redirect= of a record) was done */
+};
+
+struct spf_trace {
+	enum spf_trace_kind kind;
+	unsigned int        depth;  /* 0: the domain checked; +1 per include */
+	const char         *domain; /* the domain whose record it is */
+	/* RECORD: the record text (NULL when none was loaded); TERM: the
+	 * term as written. */
+	const char *text;
+	size_t      len;
+	/* RECORD: SPF_PASS when loaded, else none/permerror/temperror, with
+	 * the engine's reason ("multiple SPF records at ..."). TERM: the
+	 * outcome so far (SPF_PASS: the term went on or matched; SPF_PERMERROR
+	 * / SPF_TEMPERROR: it ended the check). */
+	enum spf_result result;
+	const char     *reason;
+	/* TERM only. mech: "all", "include", "a", "mx", "ptr", "ip4", "ip6",
+	 * "exists", "redirect", "exp" or "" (an unknown modifier). */
+	const char  *mech;
+	char         qual;       /* '+', '-', '~', '?' */
+	const char  *target;     /* the name looked up; "" when none */
+	unsigned int dns_terms;  /* the check's count after this term */
+	unsigned int voids;      /* the check's void lookups after it */
+	bool         void_lookup; /* this term's lookup was void */
+	unsigned int mx_noaddr;   /* mx: exchanges with no address record */
+	bool         matched;     /* the term matched the client */
+};
+
+typedef void spf_trace_fn(void *arg, const struct spf_trace *);
+
 struct spf_params {
 	unsigned int max_dns_terms; /* 0: SPF_MAX_DNS_TERMS */
 	unsigned int max_void;      /* 0: SPF_MAX_VOID */
@@ -81,6 +122,8 @@ struct spf_params {
 	/* The waiter every lookup is attached to (the caller's, shared with
 	 * its other checks); NULL: one of the query's own. */
 	struct dns_waiter *waiter;
+	spf_trace_fn      *trace; /* NULL: no trace */
+	void              *trace_arg;
 };
 
 /* Returns NULL only when out of memory. params may be NULL (defaults); the

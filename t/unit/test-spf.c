@@ -611,6 +611,75 @@ log_count_a(const char *log, const char *suffix)
 	return n;
 }
 
+/* params.trace: every record and finished term once, in order, with the
+ * engine's own counters (authmilter-check domain prints the tree from
+ * it). tr.example.test: include:tr1 (a redirect to tr2: mx with an
+ * exchange without address, ip4) then a: of a name that does not exist. */
+struct trace_log {
+	char         line[16][160];
+	unsigned int terms[16];
+	size_t       n;
+};
+
+static void
+trace_cb(void *arg, const struct spf_trace *e)
+{
+	struct trace_log *l = arg;
+
+	if (l->n >= 16)
+		return;
+	if (e->kind == SPF_TRACE_RECORD)
+		snprintf(l->line[l->n], sizeof(l->line[0]), "%u record %s %s",
+		    e->depth, e->domain, spf_result_str(e->result));
+	else
+		snprintf(l->line[l->n], sizeof(l->line[0]),
+		    "%u %s %.*s %s %c target=%s terms=%u voids=%u%s noaddr=%u",
+		    e->depth, e->domain, (int)e->len, e->text, e->mech, e->qual,
+		    e->target, e->dns_terms, e->voids,
+		    e->void_lookup ? " void" : "", e->mx_noaddr);
+	l->terms[l->n++] = e->dns_terms;
+}
+
+static void
+test_trace(struct dns *dns)
+{
+	static const char *const want[] = {
+	    "0 record tr.example.test pass",
+	    "1 record tr1.example.test pass",
+	    "0 tr.example.test include:tr1.example.test include + "
+	    "target=tr1.example.test terms=1 voids=0 noaddr=0",
+	    "1 record tr2.example.test pass",
+	    "1 tr1.example.test redirect=tr2.example.test redirect + "
+	    "target=tr2.example.test terms=2 voids=0 noaddr=0",
+	    "1 tr2.example.test mx mx + target=tr2.example.test terms=3 "
+	    "voids=0 noaddr=1",
+	    "1 tr2.example.test ip4:192.0.2.99 ip4 + target= terms=3 voids=0 "
+	    "noaddr=0",
+	    "1 tr2.example.test -all all - target= terms=3 voids=0 noaddr=0",
+	    "0 tr.example.test a:trh.example.test a + "
+	    "target=trh.example.test terms=4 voids=1 void noaddr=0",
+	    "0 tr.example.test ~all all ~ target= terms=4 voids=1 noaddr=0",
+	};
+	struct trace_log  l = {0};
+	struct spf_params sp = {.trace = trace_cb, .trace_arg = &l};
+	struct spf_query *q = spf_query_new(dns, &sp);
+	struct ipaddr     ip;
+	size_t            i;
+
+	t_case("trace: records and terms in order, with the engine's counts");
+	ipaddr_parse(&ip, "240.0.0.1");
+	t_assert_str_eq(spf_result_str(spf_check_host(q, &ip, "tr.example.test",
+			    "x@tr.example.test", NULL)),
+	    "softfail");
+	t_assert_int_eq(l.n, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < l.n && i < sizeof(want) / sizeof(want[0]); i++)
+		t_assert_str_eq(l.line[i], want[i]);
+	t_case("trace: the last count is spf_dns_terms()");
+	t_assert(l.n > 0 && l.terms[l.n - 1] == spf_dns_terms(q));
+	t_assert_int_eq(spf_void_lookups(q), 1);
+	spf_query_free(q);
+}
+
 /* RFC 7208 4.6.4: of a PTR answer of more than 10 names only the first 10
  * are checked (their address records looked up); the rest are ignored. */
 static void
@@ -813,6 +882,7 @@ test_hosts(const char *conf, const char *log)
 	}
 	spf_query_free(q);
 	test_ptr_limit(dns, log);
+	test_trace(dns);
 	test_time_limit(dns);
 	dns_free(dns);
 }
