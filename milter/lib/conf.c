@@ -1163,6 +1163,7 @@ static const struct opt key_opts[] = {
 	.off = K(selector)},
     {ENUM("algorithm", K(alg), alg_names)},
     {STR("file", set_key_file)},
+    {BOOL("publish_check", K(publish_check))},
     {.name = NULL},
 };
 
@@ -1179,6 +1180,12 @@ static const struct opt sign_opts[] = {
     {.name = "keys", .type = OT_LIST, .set = set_keys, .sub = key_opts},
     {.name = "table", .type = OT_LIST, .set = set_table, .sub = row_opts},
     {ENUM("on_error", C(dkim.sign.on_error), on_error_names)},
+    {BOOL("publish_check", C(dkim.sign.publish_check))},
+    {.name = "publish_interval",
+	.type = OT_INT,
+	.off = C(dkim.sign.publish_interval),
+	.min = 1,
+	.max = 86400},
     {.name = NULL},
 };
 
@@ -1560,6 +1567,8 @@ load_keys(struct ld *ld)
 		struct conf_key        *k = &c->dkim.sign.keys[i];
 
 		c->dkim.sign.nkeys = i + 1; /* so conf_unref frees it */
+		/* The table-wide default (the walk is over: set already). */
+		k->publish_check = c->dkim.sign.publish_check;
 		if (walk(ld, g, key_opts, k, "dkim.sign.keys") < 0)
 			return -1;
 		if (need(ld, g, k->name, "name", what) < 0 ||
@@ -1797,6 +1806,8 @@ conf_new(void)
 	c->dkim.max_signatures = 10;
 	c->dkim.sign.header_canon = CONF_CANON_RELAXED;
 	c->dkim.sign.on_error = CONF_TEMPFAIL;
+	c->dkim.sign.publish_check = false;
+	c->dkim.sign.publish_interval = 300;
 	c->dkim.sign.body_canon = CONF_CANON_RELAXED;
 	c->dmarc.enabled = true;
 	c->dmarc.enforce = true;

@@ -57,6 +57,9 @@ struct conf_key {
 	char         *file;
 	unsigned int  bits; /* RSA modulus bits; 256 for Ed25519 */
 	EVP_PKEY     *pkey; /* loaded private key */
+	/* Sign only while the key record in DNS carries this key's public
+	 * half (default dkim.sign.publish_check; see msgauth_publish_check). */
+	bool publish_check;
 };
 
 struct conf_sign_rule {
@@ -144,6 +147,10 @@ struct am_conf {
 			/* A message to sign that cannot be: tempfail
 			 * (default) or accept (sent unsigned). */
 			enum conf_on_error on_error;
+			/* The default of each key's publish_check (false),
+			 * and the seconds between two checks (300). */
+			bool         publish_check;
+			unsigned int publish_interval;
 		} sign;
 	} dkim;
 
