@@ -165,6 +165,7 @@ t_eq "  ... unsigned" "$(sels 42)" ""
 # published one: one per algorithm, so "plain" (listed second) is dropped
 # only when it shares the algorithm of a published key before it.
 conf '"ghost", "plain"'
+: > "$T_TMP/am.log"
 kill -HUP "$AM_PID"
 wait_log 'configuration reloaded' || true
 send 43
@@ -172,8 +173,9 @@ t_eq "publish_check = false on a key: used without a record" "$(sels 43)" "s3 "
 
 # 6. The old key and its record go: the row signs with the new key.
 conf '"new"'
+: > "$T_TMP/am.log"
 kill -HUP "$AM_PID"
-sleep 0.5
+wait_log 'configuration reloaded' || true
 send 44
 t_eq "old key removed: the new key signs" "$(sels 44)" "s2 "
 

@@ -121,7 +121,7 @@ def soa_for(n):
     # The root (a query for ".") has no last label: "ns..", an empty
     # label, would make dnslib raise and take the server down.
     apex = n.split(".")[-1] + "." if n else ""
-    return RR(apex or ".", QTYPE.SOA, ttl=min(TTL, NEG_TTL),
+    return RR(apex or ".", QTYPE.SOA, ttl=TTL,
               rdata=SOA("ns." + apex, "hostmaster." + apex,
                         (1, 3600, 600, 86400, NEG_TTL)))
 
