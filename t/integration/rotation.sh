@@ -146,6 +146,24 @@ t_eq "after a reload: still the new key" "$(sels 41)" "s2 "
 t_eq "  ... the switch is not logged again" \
     "$(grep -c 'DKIM key new .*published at' "$T_TMP/am.log")" 1
 
+# 3b. A failed lookup (SERVFAIL) keeps what the last check found.
+$PY - "$T_TMP/zone.json" <<'EOF'
+import json, sys
+z = json.load(open(sys.argv[1]))
+z["s2._domainkey.bank.test"] = "SERVFAIL"
+json.dump(z, open(sys.argv[1], "w"))
+EOF
+t_dns_reload
+sf=$(t_dns_count 's2\._domainkey\.bank\.test')
+sleep 3
+[ "$(t_dns_count 's2\._domainkey\.bank\.test')" -gt "$sf" ] &&
+	t_ok "SERVFAIL: the record was looked up again" ||
+	t_fail "SERVFAIL: the record was looked up again"
+send 45
+t_eq "SERVFAIL: the key stays in use" "$(sels 45)" "s2 "
+t_eq "  ... and nothing is logged" \
+    "$(grep -c 'DKIM key new .*not signing' "$T_TMP/am.log")" 1
+
 # 4. No usable key: a signing failure, tempfail by default; a record with
 # another key is not this key's.
 conf '"ghost", "wrong"'
