@@ -85,6 +85,14 @@ checks=$(t_dns_count 's2\._domainkey\.bank\.test')
 [ "$checks" -ge 2 ] && t_ok "the record is looked up again ($checks queries)" ||
 	t_fail "the record is looked up again" "$checks queries"
 
+# authmilter-check sign checks as the daemon does at start.
+msg c | "$check" sign -c "$T_TMP/am.conf" --dns-conf "$DNS_CONF" \
+    --dns-timeout 2 >"$T_TMP/csign.out" 2>"$T_TMP/csign.err"
+t_eq "check sign: signs with the old key only" \
+    "$(sed -n 's/^DKIM-Signature:.* s=\([^;]*\);.*/\1/p' "$T_TMP/csign.out" | tr '\n' ' ')" "s1 "
+t_eq "check sign: ... and says why" "$(cat "$T_TMP/csign.err")" \
+    "authmilter-check: DKIM key new (s=s2 d=bank.test): not signing with it: no TXT record at s2._domainkey.bank.test (nxdomain)"
+
 # 2. Publish the record while messages flow: each message is signed by
 # exactly one key, s1 until the switch and s2 after, never s2 before the
 # record was in the zone.
