@@ -459,8 +459,33 @@ check_start(const struct am_conf *conf)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 2;
 }
 
+static void
+pub_log(
+    void *arg, const struct conf_key *k, enum msgauth_pub st, const char *why)
+{
+	(void)arg;
+	if (st == MSGAUTH_PUB_OK)
+		log_msg(LOG_L_NOTICE,
+		    "DKIM key %s (s=%s d=%s): %s; signing with it", k->name,
+		    k->selector, k->domain, why);
+	else
+		log_msg(LOG_L_WARNING,
+		    "DKIM key %s (s=%s d=%s): not signing with it: %s", k->name,
+		    k->selector, k->domain, why);
+}
+
+/* dkim.sign.publish_check: looks the keys up (in this thread, never in a
+ * libmilter callback) and logs what changed. */
+static void
+publish_check(struct msgauth_ctx *ctx)
+{
+	if (msgauth_publish_checked(ctx))
+		(void)msgauth_publish_check(ctx, pub_log, NULL);
+}
+
 /* Loads the config and makes its context, sharing the resolver of prev
- * when the DNS settings did not change. NULL after logging why. */
+ * when the DNS settings did not change, with its keys' publication
+ * checked before any message can use it. NULL after logging why. */
 static struct msgauth_ctx *
 load(const struct msgauth_ctx *prev)
 {
@@ -478,6 +503,8 @@ load(const struct msgauth_ctx *prev)
 	conf_unref(conf);
 	if (ctx == NULL)
 		log_msg(LOG_L_ERR, "%s", err.msg);
+	else
+		publish_check(ctx);
 	return ctx;
 }
 
@@ -505,6 +532,16 @@ recorder_swap(const struct am_conf *conf)
 			? conf->reports.store
 			: "a PostgreSQL store");
 	recorder_stop(milter_cb_set_recorder(r), RECORDER_STOP_MS);
+}
+
+/* Seconds on CLOCK_MONOTONIC. */
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Loads the config anew and swaps it in. Returns true when the socket
@@ -685,6 +722,7 @@ main(int argc, char **argv)
 	bool                check_only = false, moved = false;
 	int                 ch, milter_rc = MI_FAILURE;
 	long                ncpu;
+	double              next_check;
 
 	while ((ch = getopt(argc, argv, "c:fnV")) != -1) {
 		switch (ch) {
@@ -833,6 +871,7 @@ main(int argc, char **argv)
 		log_msg(LOG_L_ERR, "%s", err.msg);
 		return 1;
 	}
+	publish_check(ctx);
 	milter_cb_set_ctx(ctx);
 	recorder_swap(conf);
 
@@ -844,13 +883,31 @@ main(int argc, char **argv)
 	    conf->socket);
 	conf_unref(conf);
 
+	next_check =
+	    mono_now() + msgauth_ctx_conf(ctx)->dkim.sign.publish_interval;
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN},
 		    {.fd = sig_pipe[0], .events = POLLIN}};
 		struct signalfd_siginfo si;
-		int                     sig;
+		struct msgauth_ctx     *cur = milter_cb_get_ctx();
+		int                     sig, timeout = -1, rc;
+		bool                    checked = msgauth_publish_checked(cur);
+		double                  left = next_check - mono_now();
 
-		if (poll(pfd, 2, -1) < 0) {
+		if (checked)
+			timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
+		if (checked && timeout == 0) {
+			publish_check(cur);
+			next_check =
+			    mono_now() +
+			    msgauth_ctx_conf(cur)->dkim.sign.publish_interval;
+		}
+		msgauth_ctx_unref(cur);
+		if (checked && timeout == 0)
+			continue;
+		if ((rc = poll(pfd, 2, timeout)) == 0)
+			continue;
+		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
 			log_msg(LOG_L_ERR, "poll: %s", strerror(errno));
@@ -865,8 +922,15 @@ main(int argc, char **argv)
 			continue;
 		sig = (int)si.ssi_signo;
 		if (sig == SIGHUP || sig == SIGUSR1) {
-			if (!(moved = reload()))
+			if (!(moved = reload())) {
+				/* load() checked the keys just now */
+				cur = milter_cb_get_ctx();
+				next_check = mono_now() +
+					     msgauth_ctx_conf(cur)
+						 ->dkim.sign.publish_interval;
+				msgauth_ctx_unref(cur);
 				continue;
+			}
 		} else
 			log_msg(LOG_L_NOTICE, "stopping on signal %d", sig);
 		if (!atomic_load(&sigwait_parked))

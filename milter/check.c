@@ -380,6 +380,20 @@ cmd_message(int argc, char **argv)
 	return 0;
 }
 
+/* dkim.sign.publish_check, as the daemon at start: keys whose record is
+ * not published are not used, and stderr says why. */
+static void
+sign_pub_note(void *arg, const struct conf_key *k, enum msgauth_pub st,
+    const char *why)
+{
+	(void)arg;
+	if (st != MSGAUTH_PUB_OK)
+		fprintf(stderr,
+		    "authmilter-check: DKIM key %s (s=%s d=%s): not signing "
+		    "with it: %s\n",
+		    k->name, k->selector, k->domain, why);
+}
+
 static int
 cmd_sign(int argc, char **argv)
 {
@@ -396,6 +410,8 @@ cmd_sign(int argc, char **argv)
 	if (o.conf == NULL)
 		usage();
 	ctx = make_ctx(&o);
+	if (msgauth_publish_checked(ctx))
+		(void)msgauth_publish_check(ctx, sign_pub_note, NULL);
 	if ((m = msgauth_new()) == NULL || (copy = tmpfile()) == NULL)
 		return 1;
 	msgauth_connect(m, "localhost", o.ip ? o.ip : "127.0.0.1");

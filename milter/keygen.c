@@ -489,12 +489,41 @@ print_conf(const struct keygen_opts *o, const char *file)
 	printf("keys = (\n");
 	printf("\t{ name = \"%s-%s\"; domain = \"%s\"; selector = \"%s\";\n",
 	    o->domain, o->selector, o->domain, o->selector);
-	printf("\t  algorithm = \"%s\"; file = \"%s\"; }\n", alg, file);
+	printf("\t  algorithm = \"%s\"; file = \"%s\";\n", alg, file);
+	printf("\t  publish_check = true; }\n");
 	printf(");\n");
 	printf("table = (\n");
 	printf("\t{ from = \"*@%s\"; keys = [\"%s-%s\"]; }\n", o->domain,
 	    o->domain, o->selector);
 	printf(");\n");
+}
+
+/* The rotation steps (authmilter.conf(5), dkim.sign.keys.publish_check):
+ * with publish_check the new key listed first takes over by itself once
+ * its record is visible, so the steps need no timing. */
+static void
+print_rotation(const struct keygen_opts *o)
+{
+	printf("\n# Rotation (replacing a key in use; the old one signs until "
+	       "this one is published):\n"
+	       "# 1. Publish the TXT record above; keep the old key's record.\n"
+	       "# 2. Add the key entry above to dkim.sign.keys, put its name "
+	       "first in the\n"
+	       "#    table row, in front of the old key's: keys = "
+	       "[\"%s-%s\", \"OLD\"];\n"
+	       "#    and reload: systemctl reload authmilter (or kill -HUP).\n"
+	       "# 3. Check the record: authmilter-check domain %s\n"
+	       "# 4. Wait for this line in the log (checked every "
+	       "dkim.sign.publish_interval s):\n"
+	       "#    DKIM key %s-%s (s=%s d=%s): published at "
+	       "%s._domainkey.%s; signing with it\n"
+	       "# 5. A week later (signed mail in flight is verified with the "
+	       "old record),\n"
+	       "#    remove the old key from the row and dkim.sign.keys, "
+	       "reload, then delete\n"
+	       "#    its TXT record.\n",
+	    o->domain, o->selector, o->domain, o->domain, o->selector,
+	    o->selector, o->domain, o->selector, o->domain);
 }
 
 int
@@ -537,6 +566,7 @@ main(int argc, char **argv)
 		goto out;
 	print_txt(&o, buf_cstr(&value));
 	print_conf(&o, shown);
+	print_rotation(&o);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		warnx("cannot write to standard output: %s", strerror(errno));
 		goto out;

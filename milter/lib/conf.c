@@ -1166,6 +1166,7 @@ static const struct opt key_opts[] = {
 	.off = K(selector)},
     {ENUM("algorithm", K(alg), alg_names)},
     {STR("file", set_key_file)},
+    {BOOL("publish_check", K(publish_check))},
     {.name = NULL},
 };
 
@@ -1187,6 +1188,12 @@ static const struct opt sign_opts[] = {
 	.off = C(dkim.sign.max_key_age_days),
 	.min = 1,
 	.max = 36500},
+    {BOOL("publish_check", C(dkim.sign.publish_check))},
+    {.name = "publish_interval",
+	.type = OT_INT,
+	.off = C(dkim.sign.publish_interval),
+	.min = 1,
+	.max = 86400},
     {.name = NULL},
 };
 
@@ -1573,6 +1580,8 @@ load_keys(struct ld *ld)
 		struct conf_key        *k = &c->dkim.sign.keys[i];
 
 		c->dkim.sign.nkeys = i + 1; /* so conf_unref frees it */
+		/* The table-wide default (the walk is over: set already). */
+		k->publish_check = c->dkim.sign.publish_check;
 		if (walk(ld, g, key_opts, k, "dkim.sign.keys") < 0)
 			return -1;
 		if (need(ld, g, k->name, "name", what) < 0 ||
@@ -1811,6 +1820,8 @@ conf_new(void)
 	c->dkim.sign.header_canon = CONF_CANON_RELAXED;
 	c->dkim.sign.on_error = CONF_TEMPFAIL;
 	c->dkim.sign.max_key_age_days = 180;
+	c->dkim.sign.publish_check = false;
+	c->dkim.sign.publish_interval = 300;
 	c->dkim.sign.body_canon = CONF_CANON_RELAXED;
 	c->dmarc.enabled = true;
 	c->dmarc.enforce = true;

@@ -57,6 +57,9 @@ struct conf_key {
 	char         *file;
 	unsigned int  bits; /* RSA modulus bits; 256 for Ed25519 */
 	EVP_PKEY     *pkey; /* loaded private key */
+	/* Sign only while the key record in DNS carries this key's public
+	 * half (default dkim.sign.publish_check; see msgauth_publish_check). */
+	bool publish_check;
 };
 
 struct conf_sign_rule {
@@ -147,6 +150,10 @@ struct am_conf {
 			/* authmilter-check domain: an older key is a
 			 * warning to rotate (default 180). */
 			unsigned int max_key_age_days;
+			/* The default of each key's publish_check (false),
+			 * and the seconds between two checks (300). */
+			bool         publish_check;
+			unsigned int publish_interval;
 		} sign;
 	} dkim;
 

@@ -41,6 +41,7 @@
 #include "authres.h"
 #include "buf.h"
 #include "deadline.h"
+#include "dkim_key.h"
 #include "dkim_sign.h"
 #include "dkim_verify.h"
 #include "dmarc.h"
@@ -79,6 +80,8 @@ struct msgauth_ctx {
 	struct am_conf     *conf;
 	struct msgauth_dns *dns;
 	time_t              now;
+	/* enum msgauth_pub of each dkim.sign.keys entry, same index */
+	_Atomic unsigned char *pub;
 };
 
 /* One SPF evaluation running beside the SMTP dialogue. */
@@ -275,6 +278,25 @@ same_str(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+static void ctx_unref(struct msgauth_ctx *ctx, bool aside);
+
+/* The state of the key in prev that is k (same domain, selector and key). */
+static enum msgauth_pub
+prev_pub(const struct msgauth_ctx *prev, const struct conf_key *k)
+{
+	const struct am_conf *pc = prev->conf;
+
+	for (size_t i = 0; i < pc->dkim.sign.nkeys; i++) {
+		const struct conf_key *o = &pc->dkim.sign.keys[i];
+
+		if (strcmp(o->domain, k->domain) == 0 &&
+		    strcmp(o->selector, k->selector) == 0 &&
+		    EVP_PKEY_eq(o->pkey, k->pkey) == 1)
+			return (enum msgauth_pub)atomic_load(&prev->pub[i]);
+	}
+	return MSGAUTH_PUB_UNCHECKED;
+}
+
 struct msgauth_ctx *
 msgauth_ctx_new(
     struct am_conf *conf, const struct msgauth_ctx *prev, struct am_err *err)
@@ -314,6 +336,20 @@ msgauth_ctx_new(
 		}
 	}
 	ctx->conf = conf_ref(conf);
+	if (conf->dkim.sign.nkeys > 0 &&
+	    (ctx->pub = calloc(conf->dkim.sign.nkeys, sizeof(*ctx->pub))) ==
+		NULL) {
+		am_err_set(err, "out of memory");
+		ctx_unref(ctx, false);
+		return NULL;
+	}
+	for (size_t i = 0; i < conf->dkim.sign.nkeys; i++) {
+		atomic_init(&ctx->pub[i], MSGAUTH_PUB_UNCHECKED);
+		if (pc != NULL)
+			atomic_store(
+			    &ctx->pub[i], (unsigned char)prev_pub(
+					      prev, &conf->dkim.sign.keys[i]));
+	}
 	return ctx;
 }
 
@@ -331,6 +367,7 @@ ctx_unref(struct msgauth_ctx *ctx, bool aside)
 		return;
 	msgauth_dns_unref(ctx->dns, aside);
 	conf_unref(ctx->conf);
+	free(ctx->pub);
 	free(ctx);
 }
 
@@ -350,6 +387,142 @@ struct dns *
 msgauth_ctx_dns(const struct msgauth_ctx *ctx)
 {
 	return ctx->dns->dns;
+}
+
+enum msgauth_pub
+msgauth_key_pub(const struct msgauth_ctx *ctx, const struct conf_key *key)
+{
+	const struct am_conf *c = ctx->conf;
+
+	if (key < c->dkim.sign.keys ||
+	    key >= c->dkim.sign.keys + c->dkim.sign.nkeys)
+		return MSGAUTH_PUB_UNCHECKED;
+	return (enum msgauth_pub)atomic_load(
+	    &ctx->pub[key - c->dkim.sign.keys]);
+}
+
+/* True when k has publish_check and a signing-table row uses it: a key
+ * that signs nothing is not looked up. */
+static bool
+pub_wanted(const struct am_conf *c, const struct conf_key *k)
+{
+	if (!k->publish_check)
+		return false;
+	for (size_t i = 0; i < c->dkim.sign.ntable; i++)
+		for (size_t j = 0; j < c->dkim.sign.table[i].nkeys; j++)
+			if (c->dkim.sign.table[i].keys[j] == k)
+				return true;
+	return false;
+}
+
+bool
+msgauth_publish_checked(const struct msgauth_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->conf->dkim.sign.nkeys; i++)
+		if (pub_wanted(ctx->conf, &ctx->conf->dkim.sign.keys[i]))
+			return true;
+	return false;
+}
+
+/* What the answer a says of key k; why gets the reason. */
+static enum msgauth_pub
+pub_judge(const struct conf_key *k, const struct dns_answer *a,
+    const char *name, char *why, size_t size)
+{
+	const char *reason = NULL;
+	bool        other = false;
+
+	switch (a->status) {
+	case DNS_OK:
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		snprintf(why, size, "no TXT record at %s (%s)", name,
+		    dns_status_str(a->status));
+		return MSGAUTH_PUB_ABSENT;
+	default:
+		snprintf(why, size, "lookup of %s failed: %s", name,
+		    a->why != NULL && a->why[0] != '\0'
+			? a->why
+			: dns_status_str(a->status));
+		return MSGAUTH_PUB_FAILED;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		struct dkim_key dk;
+		const char     *r;
+
+		if (dkim_key_parse(a->rr[i].data, a->rr[i].len, &dk, &r) < 0) {
+			if (strcmp(r, "out of memory") == 0) {
+				snprintf(why, size, "out of memory");
+				return MSGAUTH_PUB_FAILED;
+			}
+			reason = r;
+			continue;
+		}
+		if (EVP_PKEY_eq(dk.pkey, k->pkey) == 1) {
+			dkim_key_clear(&dk);
+			snprintf(why, size, "published at %s", name);
+			return MSGAUTH_PUB_OK;
+		}
+		other = true;
+		dkim_key_clear(&dk);
+	}
+	if (other) {
+		snprintf(why, size, "the record at %s holds another key", name);
+		return MSGAUTH_PUB_MISMATCH;
+	}
+	snprintf(why, size, "the record at %s is not usable: %s", name,
+	    reason != NULL ? reason : "no key record");
+	return MSGAUTH_PUB_BAD;
+}
+
+size_t
+msgauth_publish_check(struct msgauth_ctx *ctx, msgauth_pub_fn *fn, void *arg)
+{
+	const struct am_conf *c = ctx->conf;
+	struct dns_query    **q;
+	size_t                i, n = 0;
+
+	if (c->dkim.sign.nkeys == 0 ||
+	    (q = calloc(c->dkim.sign.nkeys, sizeof(*q))) == NULL)
+		return 0;
+	for (i = 0; i < c->dkim.sign.nkeys; i++) {
+		const struct conf_key *k = &c->dkim.sign.keys[i];
+		char                   name[DNS_MAX_NAME + 2];
+
+		if (!pub_wanted(c, k))
+			continue;
+		if ((size_t)snprintf(name, sizeof(name), "%s._domainkey.%s",
+			k->selector, k->domain) >= sizeof(name))
+			name[0] = '\0'; /* too long: answered as a bad name */
+		q[i] = dns_start(ctx->dns->dns, name, DNS_T_TXT);
+	}
+	for (i = 0; i < c->dkim.sign.nkeys; i++) {
+		const struct conf_key *k = &c->dkim.sign.keys[i];
+		enum msgauth_pub       st, was;
+		char                   why[DNS_MAX_NAME + 128];
+
+		if (q[i] == NULL && !pub_wanted(c, k))
+			continue;
+		n++;
+		if (q[i] == NULL) {
+			st = MSGAUTH_PUB_FAILED;
+			snprintf(why, sizeof(why), "out of memory");
+		} else
+			st = pub_judge(k, dns_wait(q[i]), dns_query_name(q[i]),
+			    why, sizeof(why));
+		dns_query_free(q[i]);
+		was = (enum msgauth_pub)atomic_load(&ctx->pub[i]);
+		if (st == MSGAUTH_PUB_FAILED && was != MSGAUTH_PUB_UNCHECKED)
+			continue; /* keep what we knew */
+		if (st == was)
+			continue;
+		atomic_store(&ctx->pub[i], (unsigned char)st);
+		if (fn != NULL)
+			fn(arg, k, st, why);
+	}
+	free(q);
+	return n;
 }
 
 void
@@ -1142,11 +1315,45 @@ msgauth_sign_setup(const struct am_conf *c, const struct conf_sign_rule *rule,
 	return i;
 }
 
+/* The keys of rule to sign with (see msgauth_publish_check in msgauth.h):
+ * rule itself when none has publish_check, else *out made of the first
+ * usable key of each algorithm, pointing into keys; NULL when there is
+ * none (out->from is set for the message). */
+static const struct conf_sign_rule *
+usable_keys(const struct msgauth_ctx *ctx, const struct conf_sign_rule *rule,
+    struct conf_sign_rule *out, const struct conf_key **keys)
+{
+	bool   checked = false;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < rule->nkeys; i++)
+		checked = checked || rule->keys[i]->publish_check;
+	if (!checked)
+		return rule;
+	for (i = 0; i < rule->nkeys && n < CONF_MAX_ROW_KEYS; i++) {
+		const struct conf_key *k = rule->keys[i];
+
+		if (k->publish_check &&
+		    msgauth_key_pub(ctx, k) != MSGAUTH_PUB_OK)
+			continue;
+		for (j = 0; j < n && keys[j]->alg != k->alg; j++)
+			;
+		if (j == n)
+			keys[n++] = k;
+	}
+	*out = *rule;
+	out->keys = keys;
+	out->nkeys = n;
+	return n > 0 ? out : NULL;
+}
+
 void
 msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 {
 	const struct am_conf        *c;
 	const struct conf_sign_rule *rule;
+	struct conf_sign_rule        usable;
+	const struct conf_key       *ukeys[CONF_MAX_ROW_KEYS];
 	struct from_info             fi;
 	size_t                       i;
 
@@ -1176,6 +1383,12 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	if (fi.problem != NULL ||
 	    (rule = conf_sign_match(c, fi.first_addr)) == NULL)
 		return;
+	if ((rule = usable_keys(m->ctx, rule, &usable, ukeys)) == NULL) {
+		am_err_set(
+		    &m->sign_err, "no published key for %s", usable.from);
+		m->sign_failed = true;
+		return;
+	}
 	i = msgauth_sign_setup(
 	    c, rule, ctx_now(m->ctx), &m->sign_params, m->sign_keys);
 	m->ds = dkim_sign_new(&m->sign_params, m->sign_keys, i);

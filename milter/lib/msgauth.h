@@ -107,6 +107,40 @@ void                  msgauth_ctx_unref(struct msgauth_ctx *); /* NULL ok */
 const struct am_conf *msgauth_ctx_conf(const struct msgauth_ctx *);
 struct dns           *msgauth_ctx_dns(const struct msgauth_ctx *);
 
+/* Key rotation (dkim.sign.publish_check). Where a key of a signing-table
+ * row has publish_check, the row signs with, for each algorithm, the first
+ * of its keys (in row order) that is usable: a key without publish_check
+ * always is; one with it only while its state below is MSGAUTH_PUB_OK. A
+ * row with no usable key signs with none, which is a signing failure (see
+ * dkim.sign.on_error). Rows without such keys sign with all their keys.
+ * A new context starts each key with the state of the same key (domain,
+ * selector, public key) in prev, else MSGAUTH_PUB_UNCHECKED (not used). */
+enum msgauth_pub {
+	MSGAUTH_PUB_UNCHECKED, /* never looked up */
+	MSGAUTH_PUB_FAILED,    /* only failed lookups so far */
+	MSGAUTH_PUB_OK,        /* a record there holds this public key */
+	MSGAUTH_PUB_ABSENT,    /* NXDOMAIN or no TXT record */
+	MSGAUTH_PUB_MISMATCH,  /* key records there, another key in them */
+	MSGAUTH_PUB_BAD        /* TXT records, none a usable key record */
+};
+/* Called for each key whose state changed, with a short reason. */
+typedef void msgauth_pub_fn(void *arg, const struct conf_key *key,
+    enum msgauth_pub state, const char *why);
+/* Looks up the TXT records at SELECTOR._domainkey.DOMAIN of every key
+ * with publish_check (in parallel) and compares their p= with the key's
+ * public half. A failed lookup (timeout, SERVFAIL) keeps the state the key
+ * had, if it had one but MSGAUTH_PUB_FAILED or _UNCHECKED. Blocks up to
+ * dns.timeout: never call it from a libmilter callback. Messages read the
+ * states without locks (atomics). Returns how many keys were looked up (keys no
+ * signing-table row uses are not). */
+size_t msgauth_publish_check(
+    struct msgauth_ctx *, msgauth_pub_fn *fn, void *arg);
+/* The state of key (a key of the context's config). */
+enum msgauth_pub msgauth_key_pub(
+    const struct msgauth_ctx *, const struct conf_key *key);
+/* True when the context's config has a key with publish_check. */
+bool msgauth_publish_checked(const struct msgauth_ctx *);
+
 /* Tools and tests: fix the clock (DKIM t=/x=, signing t=); 0: time(). */
 void msgauth_ctx_set_now(struct msgauth_ctx *, time_t);
 

@@ -68,15 +68,18 @@ t_wait_file() {
 	[ -s "$1" ]
 }
 
-# t_dns_start ZONE.json: starts the loopback DNS server on a free port and
+# t_dns_start ZONE.json [ARGS...]: starts the loopback DNS server on a free
+# port (ARGS go to dnsserver.py, e.g. --negative-ttl 1) and
 # writes $T_TMP/dns.conf (unbound.conf syntax) for --dns-conf and
 # dns.unbound_conf. Queries are logged to $T_TMP/dns.log. Reserved names
 # used by tests are opened with local-zone nodefault (libunbound answers
 # them itself otherwise; see shared/reference/libunbound-notes.md).
 t_dns_start() {
 	rm -f "$T_TMP/dns.port"
-	$PY "$top_srcdir/t/tools/dnsserver.py" --zone "$1" \
-	    --port-file "$T_TMP/dns.port" --log "$T_TMP/dns.log" &
+	_zone=$1
+	shift
+	$PY "$top_srcdir/t/tools/dnsserver.py" --zone "$_zone" \
+	    --port-file "$T_TMP/dns.port" --log "$T_TMP/dns.log" "$@" &
 	T_DNS_PID=$!
 	T_PIDS="$T_PIDS $T_DNS_PID"
 	t_wait_file "$T_TMP/dns.port" || { echo "dns server did not start"; exit 1; }

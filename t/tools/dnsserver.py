@@ -42,6 +42,7 @@ from dnslib import (AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, A,
                     DNSRecord, DNSLabel)
 
 TTL = 300
+NEG_TTL = 60  # SOA minimum: how long NXDOMAIN and NODATA are cached
 
 
 def norm(name):
@@ -122,7 +123,7 @@ def soa_for(n):
     apex = n.split(".")[-1] + "." if n else ""
     return RR(apex or ".", QTYPE.SOA, ttl=TTL,
               rdata=SOA("ns." + apex, "hostmaster." + apex,
-                        (1, 3600, 600, 86400, 60)))
+                        (1, 3600, 600, 86400, NEG_TTL)))
 
 
 def answer(zone, request):
@@ -160,12 +161,16 @@ def answer(zone, request):
 
 
 def main():
+    global NEG_TTL
     ap = argparse.ArgumentParser()
     ap.add_argument("--zone", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log")
     ap.add_argument("--addr", default="127.0.0.1")
+    ap.add_argument("--negative-ttl", type=int, default=60,
+                    help="SOA minimum (tests that publish records later)")
     args = ap.parse_args()
+    NEG_TTL = args.negative_ttl
 
     state = {"zone": Zone(args.zone), "stop": False}
 

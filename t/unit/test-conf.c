@@ -941,6 +941,60 @@ test_warnings(void)
 	conf_unref(c);
 }
 
+#define PUB_KEYS(v)                                                        \
+	"  keys = (\n"                                                     \
+	"    { name = \"a\"; domain = \"example.com\"; selector = \"s1\";\n"  \
+	"      file = \"@D@/rsa2048.key\"; },\n"                            \
+	"    { name = \"b\"; domain = \"example.com\"; selector = \"s2\";\n"  \
+	"      file = \"@D@/rsa2048.key\"; publish_check = " v "; }\n"      \
+	"  );\n"
+
+/* dkim.sign.publish_check: the table-wide default reaches every key
+ * wherever it stands in the group, a key's own setting wins; the
+ * interval defaults to 300. */
+static void
+test_publish_check(void)
+{
+	struct am_err   err = {{0}};
+	struct am_conf *c;
+
+	t_case("publish_check: off by default, a key may turn it on");
+	c = load_text("pub1.conf",
+	    "dkim: { sign: {\n" PUB_KEYS("true") "}; };\n", &err);
+	t_assert_str_eq(err.msg, "");
+	if (c != NULL) {
+		t_assert(!c->dkim.sign.publish_check);
+		t_assert_int_eq(c->dkim.sign.publish_interval, 300);
+		t_assert(c->dkim.sign.nkeys == 2 &&
+			 !c->dkim.sign.keys[0].publish_check &&
+			 c->dkim.sign.keys[1].publish_check);
+		conf_unref(c);
+	}
+
+	t_case("publish_check: the table-wide default, after the keys");
+	c = load_text("pub2.conf",
+	    "dkim: { sign: {\n" PUB_KEYS("false") "  publish_check = true;\n"
+	    "  publish_interval = 7;\n}; };\n",
+	    &err);
+	t_assert_str_eq(err.msg, "");
+	if (c != NULL) {
+		t_assert(c->dkim.sign.publish_check);
+		t_assert_int_eq(c->dkim.sign.publish_interval, 7);
+		t_assert(c->dkim.sign.nkeys == 2 &&
+			 c->dkim.sign.keys[0].publish_check &&
+			 !c->dkim.sign.keys[1].publish_check);
+		conf_unref(c);
+	}
+
+	t_case("publish_interval: 0 is refused");
+	c = load_text("pub3.conf",
+	    "dkim: { sign: { publish_interval = 0; }; };\n", &err);
+	t_assert(c == NULL);
+	t_assert(strstr(err.msg, "dkim.sign.publish_interval must be "
+				 "1-86400 (got 0)") != NULL);
+	conf_unref(c);
+}
+
 static void
 test_sample(void)
 {
@@ -1465,6 +1519,7 @@ main(int argc, char **argv)
 	test_defaults();
 	test_full();
 	test_warnings();
+	test_publish_check();
 	test_names();
 	test_sample();
 	test_trusted();

@@ -1,7 +1,8 @@
 #!/bin/sh
 # authmilter-keygen: key file mode and no-overwrite, the TXT record (strings
 # of at most 255 octets whose p= is the key's public half), RFC 8301 key
-# sizes, Ed25519 keys of 32 octets, dated selectors, name checks.
+# sizes, Ed25519 keys of 32 octets, dated selectors, name checks; the
+# config lines (publish_check = true) and the rotation steps, exactly.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib/common.sh"
 KG=$top_builddir/milter/authmilter-keygen
 D=$T_TMP/keys
@@ -54,6 +55,43 @@ t_eq "rsa default: config algorithm and absolute file" \
     "$(grep -c "algorithm = \"rsa-sha256\"; file = \"$D/sel1.key\";" "$out")" 1
 t_eq "rsa default: config table row" \
     "$(grep -c 'from = "\*@example.test"; keys = \["example.test-sel1"\];' "$out")" 1
+t_eq "rsa default: first string is 255 octets exactly" \
+    "$(txt_strings "$out" | head -1 | awk '{ print length($0) }')" 255
+# Everything after the record, exactly: the config lines (the key with
+# publish_check, the row) and the rotation steps.
+cat >"$T_TMP/rsa.want" <<EOF
+
+# authmilter.conf, inside dkim.sign: add the key to "keys" and name it in a
+# "table" row (a row may list several keys, e.g. RSA and Ed25519).
+keys = (
+	{ name = "example.test-sel1"; domain = "example.test"; selector = "sel1";
+	  algorithm = "rsa-sha256"; file = "$D/sel1.key";
+	  publish_check = true; }
+);
+table = (
+	{ from = "*@example.test"; keys = ["example.test-sel1"]; }
+);
+
+# Rotation (replacing a key in use; the old one signs until this one is published):
+# 1. Publish the TXT record above; keep the old key's record.
+# 2. Add the key entry above to dkim.sign.keys, put its name first in the
+#    table row, in front of the old key's: keys = ["example.test-sel1", "OLD"];
+#    and reload: systemctl reload authmilter (or kill -HUP).
+# 3. Check the record: authmilter-check domain example.test
+# 4. Wait for this line in the log (checked every dkim.sign.publish_interval s):
+#    DKIM key example.test-sel1 (s=sel1 d=example.test): published at sel1._domainkey.example.test; signing with it
+# 5. A week later (signed mail in flight is verified with the old record),
+#    remove the old key from the row and dkim.sign.keys, reload, then delete
+#    its TXT record.
+EOF
+sed '1,/ )$/d' "$out" >"$T_TMP/rsa.got"
+if diff -u "$T_TMP/rsa.want" "$T_TMP/rsa.got" >"$T_TMP/rsa.diff"; then
+	t_ok "rsa default: config lines and rotation steps, exactly"
+else
+	t_fail "rsa default: config lines and rotation steps, exactly" "$(cat "$T_TMP/rsa.diff")"
+fi
+t_eq "rsa default: the record is the 3 lines before them" \
+    "$(sed -n '1,/ )$/p' "$out" | wc -l)" 3
 
 # --- never overwrite ---
 cp "$D/sel1.key" "$T_TMP/sel1.copy"
