@@ -985,30 +985,17 @@ set_report_text(struct ld *ld, const config_setting_t *s, void *base,
 	return set_string_or_null(ld, AT(base, o->off, char *), v);
 }
 
+/* reports.sendmail, reports.quarantine: absolute paths. */
 static int
-set_report_sendmail(struct ld *ld, const config_setting_t *s, void *base,
+set_report_path(struct ld *ld, const config_setting_t *s, void *base,
     const struct opt *o, const char *path)
 {
 	const char *v = config_setting_get_string(s);
 
-	(void)base, (void)o;
 	if (*v != '/')
 		return ld_err(
 		    ld, s, "%s must be an absolute path (got \"%s\")", path, v);
-	return set_string(ld, &ld->c->reports.sendmail, v);
-}
-
-static int
-set_report_quarantine(struct ld *ld, const config_setting_t *s, void *base,
-    const struct opt *o, const char *path)
-{
-	const char *v = config_setting_get_string(s);
-
-	(void)base, (void)o;
-	if (*v != '/')
-		return ld_err(
-		    ld, s, "%s must be an absolute path (got \"%s\")", path, v);
-	return set_string(ld, &ld->c->reports.quarantine, v);
+	return set_string(ld, AT(base, o->off, char *), v);
 }
 
 /* reports.blocklist: addresses or domains, lower case. */
@@ -1240,7 +1227,10 @@ static const struct opt reports_opts[] = {
 	.type = OT_STR,
 	.set = set_report_text,
 	.off = C(reports.extra_contact_info)},
-    {STR("sendmail", set_report_sendmail)},
+    {.name = "sendmail",
+	.type = OT_STR,
+	.set = set_report_path,
+	.off = C(reports.sendmail)},
     {.name = "queue",
 	.type = OT_INT,
 	.off = C(reports.queue),
@@ -1267,7 +1257,10 @@ static const struct opt reports_opts[] = {
 	.min = 64,
 	.max = 65536},
     {.name = "blocklist", .type = OT_STRS, .set = set_report_blocklist},
-    {STR("quarantine", set_report_quarantine)},
+    {.name = "quarantine",
+	.type = OT_STR,
+	.set = set_report_path,
+	.off = C(reports.quarantine)},
     {.name = NULL},
 };
 
