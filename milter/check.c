@@ -609,6 +609,87 @@ on_trace(void *arg, const struct spf_trace *e)
 	a->nev++;
 }
 
+/* True when the joined record has a term starting at off: an optional
+ * qualifier, a mechanism or modifier name, then the end, ' ', ':', '=' or
+ * '/' (RFC 7208 4.6.1, 12). */
+static bool
+term_starts(const char *rec, size_t len, size_t off)
+{
+	static const char *const names[] = {"all", "include", "a", "mx", "ptr",
+	    "ip4", "ip6", "exists", "redirect", "exp"};
+	size_t                   i, l;
+
+	if (off < len && strchr("+-~?", rec[off]) != NULL)
+		off++;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		l = strlen(names[i]);
+		if (l <= len - off &&
+		    strncasecmp(rec + off, names[i], l) == 0 &&
+		    (off + l == len || strchr(" :=/", rec[off + l]) != NULL))
+			return true;
+	}
+	return false;
+}
+
+/* RFC 7208 3.3: the strings of a record are joined with nothing between
+ * them. A string that begins a term right after one that does not end in
+ * a space glues two terms together (the mistake of splitting a long record
+ * at a space and dropping it). One string cannot hold more than 255
+ * octets on the wire (RFC 1035 3.3), so a long record is several. */
+static void
+audit_spf_strings(struct audit *a, struct dns *dns, const char *dom)
+{
+	struct dns_answer *ans;
+	const char        *str;
+	size_t             i, k, len, off, pk;
+	char               prev;
+	bool               glued;
+
+	if ((ans = dns_lookup(dns, dom, DNS_T_TXT)) == NULL)
+		return;
+	for (i = 0; i < ans->n; i++) {
+		const struct dns_rr *rr = &ans->rr[i];
+
+		if (rr->len < 6 || strncasecmp(rr->data, "v=spf1", 6) != 0)
+			continue;
+		glued = false;
+		prev = ' ';
+		pk = 0; /* the string before, from 1 */
+		for (k = 0, off = 0; dns_txt_string(rr, k, &str, &len);
+		     k++, off += len) {
+			if (len == 0)
+				continue;
+			if (prev != ' ' && str[0] != ' ' &&
+			    term_starts(rr->data, rr->len, off)) {
+				/* The join, from 20 octets before it. */
+				size_t from = off > 20 ? off - 20 : 0;
+				size_t show = rr->len - from;
+				char   fix[64];
+
+				snprintf(fix, sizeof(fix),
+				    "end string %zu with a space", pk);
+				add(a, "error", "spf", dom, fix,
+				    "string %zu begins \"%.*s\" with no space "
+				    "after string %zu: the joined record reads "
+				    "\"%.*s\" (RFC 7208 3.3 joins strings as "
+				    "they are)",
+				    k + 1, (int)(len < 40 ? len : 40), str, pk,
+				    (int)(show < 60 ? show : 60),
+				    rr->data + from);
+				glued = true;
+			}
+			prev = str[len - 1];
+			pk = k + 1;
+		}
+		if (!glued && k > 1)
+			add(a, "ok", "spf", dom, NULL,
+			    "record of %zu octets in %zu strings, joined "
+			    "without spaces (RFC 7208 3.3)",
+			    rr->len, k);
+	}
+	dns_answer_free(ans);
+}
+
 /* The SPF part; returns the qualifier of the record's top-level all
  * ('\0': none). */
 static char
@@ -645,6 +726,7 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 		    no_mail ? "-all" : "mx -all", dom);
 		add(a, "error", "spf", dom, fix, "%s",
 		    r == SPF_NONE ? "no v=spf1 record" : reason);
+		audit_spf_strings(a, dns, dom);
 		spf_query_free(q);
 		return '\0';
 	}
@@ -706,6 +788,17 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 		if (a->ev[i].kind == SPF_TRACE_TERM && a->ev[i].void_lookup &&
 		    strcmp(a->ev[i].mech, "ptr") == 0)
 			ptr_voids++;
+	/* Each domain's record once, the checked one first. */
+	for (i = 0; i < a->nev; i++) {
+		if (a->ev[i].kind != SPF_TRACE_RECORD)
+			continue;
+		for (j = 0; j < i; j++)
+			if (a->ev[j].kind == SPF_TRACE_RECORD &&
+			    strcasecmp(a->ev[j].domain, a->ev[i].domain) == 0)
+				break;
+		if (j == i)
+			audit_spf_strings(a, dns, a->ev[i].domain);
+	}
 	for (i = 1; i < a->nev; i++)
 		if (a->ev[i].kind == SPF_TRACE_RECORD &&
 		    a->ev[i].result != SPF_PASS)

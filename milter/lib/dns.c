@@ -70,11 +70,12 @@
 #define DNS_WHY_MAX 80
 /* An escaped name for ub_resolve_async(): each octet at most "\DDD". */
 #define DNS_ESC_MAX (DNS_MAX_NAME * 4 + 2)
-/* The answer cache: 4096 entries of at most 4 KiB of records each (16 MiB
- * in the worst case; SPF, DKIM key and DMARC answers are far smaller). */
+/* The answer cache: 4096 entries of at most 8 KiB of stored record bytes
+ * each, a TXT record counting twice (joined and as published): 32 MiB in
+ * the worst case; SPF, DKIM key and DMARC answers are far smaller. */
 #define DNS_CACHE_SETS      1024
 #define DNS_CACHE_WAYS      4
-#define DNS_CACHE_MAX_ENTRY 4096
+#define DNS_CACHE_MAX_ENTRY 8192
 #define DNS_CACHE_MAX_TTL   3600
 
 #define RCODE_NOERROR  0
@@ -216,13 +217,15 @@ rr_set_name(
 	memcpy(d, text, tlen + 1);
 	rr->data = d;
 	rr->len = tlen;
+	rr->wire_len = 0;
 	rr->pref = pref;
 	return 0;
 }
 
 /* RFC 1035 3.3.14: TXT-DATA is one or more <character-string>s, each a
  * length octet and that many octets. They are joined without separator
- * (RFC 7208 3.3, RFC 6376 3.6.2.2). */
+ * (RFC 7208 3.3, RFC 6376 3.6.2.2); the rdata as it came follows the
+ * joined text's NUL, for dns_txt_string(). */
 static int
 rr_set_txt(const unsigned char *p, size_t len, struct dns_rr *rr)
 {
@@ -235,20 +238,45 @@ rr_set_txt(const unsigned char *p, size_t len, struct dns_rr *rr)
 		l = p[pos];
 		if (l > len - pos - 1)
 			return -1;
+		o += l;
 	}
-	/* The joined text is shorter than the rdata by one octet per string. */
-	if ((d = malloc(len + 1)) == NULL)
+	if ((d = malloc(o + 1 + len)) == NULL)
 		return -2;
+	o = 0;
 	for (pos = 0; pos < len; pos += 1 + l) {
 		l = p[pos];
 		memcpy(d + o, p + pos + 1, l);
 		o += l;
 	}
 	d[o] = '\0';
+	memcpy(d + o + 1, p, len);
 	rr->data = d;
 	rr->len = o;
+	rr->wire_len = len;
 	rr->pref = 0;
 	return 0;
+}
+
+bool
+dns_txt_string(const struct dns_rr *rr, size_t i, const char **s, size_t *len)
+{
+	const unsigned char *w = (const unsigned char *)rr->data + rr->len + 1;
+	size_t               pos;
+
+	if (rr->wire_len == 0) {
+		*s = rr->data;
+		*len = rr->len;
+		return i == 0;
+	}
+	/* rr_set_txt() checked every length. */
+	for (pos = 0; pos < rr->wire_len; pos += 1 + w[pos]) {
+		if (i-- == 0) {
+			*s = (const char *)w + pos + 1;
+			*len = w[pos];
+			return true;
+		}
+	}
+	return false;
 }
 
 static int
@@ -264,6 +292,7 @@ rr_set_addr(const unsigned char *p, size_t len, size_t want, struct dns_rr *rr)
 	d[len] = '\0';
 	rr->data = d;
 	rr->len = len;
+	rr->wire_len = 0;
 	rr->pref = 0;
 	return 0;
 }
@@ -510,13 +539,15 @@ answer_copy(struct dns_answer *dst, const struct dns_answer *src)
 	for (i = 0; i < src->n; i++) {
 		const struct dns_rr *r = &src->rr[i];
 
-		if ((dst->rr[i].data = malloc(r->len + 1)) == NULL) {
+		if ((dst->rr[i].data = malloc(r->len + 1 + r->wire_len)) ==
+		    NULL) {
 			rrs_free(dst->rr, i);
 			dst->rr = NULL;
 			return false;
 		}
-		memcpy(dst->rr[i].data, r->data, r->len + 1);
+		memcpy(dst->rr[i].data, r->data, r->len + 1 + r->wire_len);
 		dst->rr[i].len = r->len;
+		dst->rr[i].wire_len = r->wire_len;
 		dst->rr[i].pref = r->pref;
 	}
 	dst->n = src->n;
@@ -564,7 +595,7 @@ cache_put(struct dns *d, const char *name, enum dns_type type,
 		a->status != DNS_NODATA))
 		return;
 	for (i = 0; i < a->n; i++)
-		bytes += a->rr[i].len;
+		bytes += a->rr[i].len + a->rr[i].wire_len;
 	if (bytes > DNS_CACHE_MAX_ENTRY)
 		return;
 	set = d->cache + cache_key(name, type, key) * DNS_CACHE_WAYS;

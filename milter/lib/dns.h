@@ -73,13 +73,21 @@ enum dns_status {
 struct dns_rr {
 	/* A: 4 bytes, AAAA: 16 bytes (network order).
 	 * TXT: the character-strings of one record joined, len bytes (may hold
-	 * NUL bytes: compare lengths), NUL-terminated after len.
+	 * NUL bytes: compare lengths), NUL-terminated after len; the strings
+	 * one by one through dns_txt_string().
 	 * MX: the exchange, PTR: the target, as a dotted name without the
 	 * trailing dot ("" for the root), NUL-terminated. */
 	char          *data;
 	size_t         len;
-	unsigned short pref; /* MX preference; 0 otherwise */
+	size_t         wire_len; /* TXT: octets of the rdata kept after data */
+	unsigned short pref;     /* MX preference; 0 otherwise */
 };
+
+/* TXT: the i-th character-string (from 0) of the record as published, as s
+ * and len (not NUL-terminated); false past the last. A record made without
+ * its rdata (wire_len 0) is one string. */
+bool dns_txt_string(
+    const struct dns_rr *, size_t i, const char **s, size_t *len);
 
 struct dns_answer {
 	enum dns_status status;

@@ -78,6 +78,13 @@ z["soft.test"] = T("v=spf1 a:gone.soft.test ~all")
 z["_dmarc.soft.test"] = T("v=DMARC1; p=reject; pct=50; rua=mailto:r@elsewhere.test")
 z["quiet.test"] = T("v=spf1 -all")
 z["_dmarc.quiet.test"] = T("v=DMARC1; p=reject")
+# Strings (RFC 7208 3.3): glued.test split its record at a space and
+# dropped it, so "ip4:192.0.2.1mx" is one term; long.test is one 311-octet
+# value the server cuts into 255 + 56 octets, inside a term, as it may be.
+z["glued.test"] = [{"type": "TXT", "data": ["v=spf1 ip4:192.0.2.1", "mx -all"]}]
+z["_dmarc.glued.test"] = T("v=DMARC1; p=reject; rua=mailto:d@glued.test")
+z["long.test"] = T("v=spf1 " + "".join("ip4:192.0.2.%d " % i for i in range(10, 30)) + "~all")
+z["_dmarc.long.test"] = T("v=DMARC1; p=none; rua=mailto:d@long.test")
 z["*._domainkey.quiet.test"] = T("v=DKIM1; p=")
 json.dump(z, open(sys.argv[2], "w"))
 EOPY
@@ -173,6 +180,15 @@ run ptr.test
 t_eq "ptr, MX host without address, DMARC t=y" "$(echo "$out" | grep warning | grep -v dkim)" "warning spf ptr (in ptr.test): ptr is slow and should not be used (RFC 7208 5.5) -- fix: replace ptr with ip4:/ip6: or a: terms
 warning spf mx (in ptr.test): 1 MX host of ptr.test without an address -- fix: give every MX host an address, or drop the term
 warning dmarc _dmarc.ptr.test: t=y: receivers apply a softer policy -- fix: remove t=y when done testing"
+
+run glued.test
+t_eq "strings glued without a space: exit 1" "$rc" 1
+t_eq "  ... the engine's error, then where the strings meet" "$(echo "$out" | grep spf)" 'error spf glued.test: bad ip4 in the record of glued.test -- fix: publish one TXT "v=spf1 mx -all" at glued.test
+error spf glued.test: string 2 begins "mx -all" with no space after string 1: the joined record reads "v=spf1 ip4:192.0.2.1mx -all" (RFC 7208 3.3 joins strings as they are) -- fix: end string 1 with a space'
+run long.test
+t_eq "a record over 255 octets, split inside a term: exit 0" "$rc" 0
+t_eq "  ... its strings are fine" "$(echo "$out" | grep spf)" "ok spf long.test: record of 311 octets in 2 strings, joined without spaces (RFC 7208 3.3)
+ok spf long.test: 0 of 10 DNS lookups"
 
 run quiet.test --no-mail
 t_eq "--no-mail, all in place: exit 0" "$rc" 0

@@ -240,6 +240,34 @@ test_rdata_limits(void)
 	t_assert_int_eq(dns_rdata_parse(DNS_T_TXT, txt, n - 1, &rr), -1);
 }
 
+/* dns_txt_string() gives the strings as published, past the join. */
+static void
+test_txt_strings(void)
+{
+	static const char w[] = "\007v=spf1 \000\004-all";
+	struct dns_rr rr = {.data = NULL}, plain = {.data = "one", .len = 3};
+	const char   *s;
+	size_t        len;
+
+	t_case("TXT: the strings as published, an empty one included");
+	t_assert_int_eq(dns_rdata_parse(DNS_T_TXT, (const unsigned char *)w,
+			    sizeof(w) - 1, &rr),
+	    0);
+	t_assert_str_eq(rr.data, "v=spf1 -all");
+	t_assert(dns_txt_string(&rr, 0, &s, &len) && len == 7 &&
+		 memcmp(s, "v=spf1 ", 7) == 0);
+	t_assert(dns_txt_string(&rr, 1, &s, &len) && len == 0);
+	t_assert(dns_txt_string(&rr, 2, &s, &len) && len == 4 &&
+		 memcmp(s, "-all", 4) == 0);
+	t_assert(!dns_txt_string(&rr, 3, &s, &len));
+	free(rr.data);
+
+	t_case("TXT: a record made without its rdata is one string");
+	t_assert(
+	    dns_txt_string(&plain, 0, &s, &len) && len == 3 && s == plain.data);
+	t_assert(!dns_txt_string(&plain, 1, &s, &len));
+}
+
 struct name_case {
 	const char *name;
 	bool        valid;
@@ -429,13 +457,23 @@ test_answers(struct dns *d)
 		t_assert_str_eq(a->rr[0].data, "host.example.com");
 	dns_answer_free(a);
 
-	t_case("TXT: a multi-string record is joined");
-	a = dns_lookup(d, "txt.test", DNS_T_TXT);
-	t_assert_int_eq(a->status, DNS_OK);
-	t_assert_int_eq(a->n, 1);
-	if (a->n == 1)
-		t_assert_str_eq(a->rr[0].data, "v=spf1 -all");
-	dns_answer_free(a);
+	t_case("TXT: a multi-string record is joined, its strings kept");
+	/* The second lookup is answered from the cache's copy. */
+	for (i = 0; i < 2; i++) {
+		const char *s;
+		size_t      len;
+
+		a = dns_lookup(d, "txt.test", DNS_T_TXT);
+		t_assert_int_eq(a->status, DNS_OK);
+		t_assert_int_eq(a->n, 1);
+		if (a->n == 1) {
+			t_assert_str_eq(a->rr[0].data, "v=spf1 -all");
+			t_assert(dns_txt_string(&a->rr[0], 1, &s, &len) &&
+				 len == 4 && memcmp(s, "-all", 4) == 0);
+			t_assert(!dns_txt_string(&a->rr[0], 2, &s, &len));
+		}
+		dns_answer_free(a);
+	}
 
 	t_case("TXT: 255 + 255 + 10 octets joined");
 	a = dns_lookup(d, "long.test", DNS_T_TXT);
@@ -1049,7 +1087,7 @@ test_cache(void)
 	t_assert_int_eq(dns_queries_started(d), 9);
 	t_assert_int_eq(dns_cache_hits(d), 5);
 
-	t_case("cache: an answer over 4 KiB is not kept");
+	t_case("cache: an answer over 8 KiB stored is not kept");
 	dns_answer_free(dns_lookup(d, "many.test", DNS_T_TXT));
 	dns_answer_free(dns_lookup(d, "many.test", DNS_T_TXT));
 	t_assert_int_eq(dns_queries_started(d), 11);
@@ -1245,6 +1283,7 @@ main(int argc, char **argv)
 
 	test_rdata_table();
 	test_rdata_limits();
+	test_txt_strings();
 	test_names();
 	test_new_errors();
 
