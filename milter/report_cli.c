@@ -125,9 +125,10 @@ print_period(void *arg, const struct store_period *p)
 }
 
 struct send {
-	const struct am_conf *conf;
-	struct store         *st;
-	struct dns           *dns;
+	const struct msgauth_ctx *ctx; /* the signing keys' states, dns */
+	const struct am_conf     *conf;
+	struct store             *st;
+	struct dns               *dns;
 	const char           *dir; /* --dry-run; NULL: hand to sendmail */
 	int64_t               now;
 	struct timespec       last; /* the last hand-off (pacing) */
@@ -288,9 +289,10 @@ crlf(const char *p, size_t len, struct buf *out)
  * report must pass DMARC at its receiver (RFC 9990 2.1), so no row is an
  * error. */
 static int
-sign_mail(
-    const struct am_conf *c, int64_t now, struct buf *mail, struct am_err *err)
+sign_mail(const struct msgauth_ctx *ctx, int64_t now, struct buf *mail,
+    struct am_err *err)
 {
+	const struct am_conf        *c = msgauth_ctx_conf(ctx);
 	const struct conf_sign_rule *rule = conf_sign_match(c, c->reports.from);
 	struct dkim_sign_params      params;
 	struct dkim_sign_key         keys[CONF_MAX_ROW_KEYS];
@@ -313,7 +315,14 @@ sign_mail(
 		am_err_set(err, "the mail has no body");
 		return -1;
 	}
-	nkeys = msgauth_sign_setup(c, rule, (time_t)now, &params, keys);
+	if ((nkeys = msgauth_sign_setup(
+		 ctx, rule, (time_t)now, &params, keys)) == 0) {
+		am_err_set(err,
+		    "no published key for %s (publish_check): an unsigned "
+		    "report fails DMARC",
+		    rule->from);
+		return -1;
+	}
 	h = hdr_list_new();
 	ds = dkim_sign_new(&params, keys, nkeys);
 	buf_init(&tmp, HDR_MAX_BYTES);
@@ -577,7 +586,7 @@ send_period(void *arg, const struct store_period *p)
 	in.date = s->now;
 	in.gz = &gz;
 	if (report_mail(&in, &mail, &ra.err) < 0 ||
-	    sign_mail(c, s->now, &mail, &ra.err) < 0)
+	    sign_mail(s->ctx, s->now, &mail, &ra.err) < 0)
 		goto fail;
 	stem = fname.len - strlen(".xml.gz");
 	if (s->dir != NULL) {
@@ -632,24 +641,39 @@ out:
 	return rc;
 }
 
-static int
-cmd_send(
-    const struct am_conf *conf, struct store *st, const char *dir, int64_t now)
+/* dkim.sign.publish_check, as the daemon at start: a report is signed
+ * only with keys whose record is published. */
+static void
+send_pub_note(
+    void *arg, const struct conf_key *k, enum msgauth_pub st, const char *why)
 {
-	struct dns_params dp = {.unbound_conf = conf->dns.unbound_conf,
-	    .trust_anchor = conf->dns.trust_anchor,
-	    .timeout = conf->dns.timeout};
-	struct send       s = {.conf = conf, .st = st, .dir = dir, .now = now};
-	struct am_err     err;
-	int               rc;
+	(void)arg;
+	if (st != MSGAUTH_PUB_OK)
+		fprintf(stderr,
+		    "authmilter-report: DKIM key %s (s=%s d=%s): not signing "
+		    "with it: %s\n",
+		    k->name, k->selector, k->domain, why);
+}
 
-	if ((s.dns = dns_new(&dp, &err)) == NULL) {
+static int
+cmd_send(struct am_conf *conf, struct store *st, const char *dir, int64_t now)
+{
+	struct send s = {.conf = conf, .st = st, .dir = dir, .now = now};
+	struct msgauth_ctx *ctx;
+	struct am_err       err;
+	int                 rc;
+
+	if ((ctx = msgauth_ctx_new(conf, NULL, &err)) == NULL) {
 		fprintf(stderr, "authmilter-report: %s\n", err.msg);
 		return -1;
 	}
+	if (msgauth_publish_checked(ctx))
+		(void)msgauth_publish_check(ctx, send_pub_note, NULL);
+	s.ctx = ctx;
+	s.dns = msgauth_ctx_dns(ctx);
 	/* Finished UTC days only: the current day is still being recorded. */
 	rc = store_periods(st, report_day(now), true, send_period, &s, &err);
-	dns_free(s.dns);
+	msgauth_ctx_unref(ctx);
 	if (rc != 0) {
 		fprintf(stderr, "authmilter-report: %s\n", err.msg);
 		return -1;

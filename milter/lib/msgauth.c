@@ -1282,10 +1282,13 @@ from_info_get(const struct msgauth *m, struct from_info *fi)
 }
 
 size_t
-msgauth_sign_setup(const struct am_conf *c, const struct conf_sign_rule *rule,
-    time_t now, struct dkim_sign_params *params, struct dkim_sign_key *keys)
+msgauth_sign_setup(const struct msgauth_ctx *ctx,
+    const struct conf_sign_rule *rule, time_t now,
+    struct dkim_sign_params *params, struct dkim_sign_key *keys)
 {
-	size_t i;
+	const struct am_conf *c = ctx->conf;
+	bool                  checked = false;
+	size_t                i, j, n = 0;
 
 	*params = (struct dkim_sign_params){
 	    .header_canon = c->dkim.sign.header_canon == CONF_CANON_RELAXED
@@ -1300,51 +1303,33 @@ msgauth_sign_setup(const struct am_conf *c, const struct conf_sign_rule *rule,
 	    .noversign = c->dkim.sign.noversign,
 	    .now = now,
 	};
-	for (i = 0; i < rule->nkeys && i < MSGAUTH_MAX_SIGN_KEYS; i++) {
+	/* See msgauth_publish_check in msgauth.h: with a publish_check key in
+	 * the row, the first usable key of each algorithm. */
+	for (i = 0; i < rule->nkeys; i++)
+		checked = checked || rule->keys[i]->publish_check;
+	for (i = 0; i < rule->nkeys && n < MSGAUTH_MAX_SIGN_KEYS; i++) {
 		const struct conf_key *k = rule->keys[i];
+		enum dkim_alg          alg = k->alg == CONF_ALG_ED25519_SHA256
+						 ? DKIM_ALG_ED25519_SHA256
+						 : DKIM_ALG_RSA_SHA256;
 
-		keys[i] = (struct dkim_sign_key){
+		if (checked) {
+			if (k->publish_check &&
+			    msgauth_key_pub(ctx, k) != MSGAUTH_PUB_OK)
+				continue;
+			for (j = 0; j < n && keys[j].alg != alg; j++)
+				;
+			if (j < n)
+				continue;
+		}
+		keys[n++] = (struct dkim_sign_key){
 		    .domain = k->domain,
 		    .selector = k->selector,
-		    .alg = k->alg == CONF_ALG_ED25519_SHA256
-			       ? DKIM_ALG_ED25519_SHA256
-			       : DKIM_ALG_RSA_SHA256,
+		    .alg = alg,
 		    .pkey = k->pkey,
 		};
 	}
-	return i;
-}
-
-/* The keys of rule to sign with (see msgauth_publish_check in msgauth.h):
- * rule itself when none has publish_check, else *out made of the first
- * usable key of each algorithm, pointing into keys; NULL when there is
- * none (out->from is set for the message). */
-static const struct conf_sign_rule *
-usable_keys(const struct msgauth_ctx *ctx, const struct conf_sign_rule *rule,
-    struct conf_sign_rule *out, const struct conf_key **keys)
-{
-	bool   checked = false;
-	size_t i, j, n = 0;
-
-	for (i = 0; i < rule->nkeys; i++)
-		checked = checked || rule->keys[i]->publish_check;
-	if (!checked)
-		return rule;
-	for (i = 0; i < rule->nkeys && n < CONF_MAX_ROW_KEYS; i++) {
-		const struct conf_key *k = rule->keys[i];
-
-		if (k->publish_check &&
-		    msgauth_key_pub(ctx, k) != MSGAUTH_PUB_OK)
-			continue;
-		for (j = 0; j < n && keys[j]->alg != k->alg; j++)
-			;
-		if (j == n)
-			keys[n++] = k;
-	}
-	*out = *rule;
-	out->keys = keys;
-	out->nkeys = n;
-	return n > 0 ? out : NULL;
+	return n;
 }
 
 void
@@ -1352,8 +1337,6 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 {
 	const struct am_conf        *c;
 	const struct conf_sign_rule *rule;
-	struct conf_sign_rule        usable;
-	const struct conf_key       *ukeys[CONF_MAX_ROW_KEYS];
 	struct from_info             fi;
 	size_t                       i;
 
@@ -1383,14 +1366,13 @@ msgauth_eoh(struct msgauth *m, struct msgauth_reply *r)
 	if (fi.problem != NULL ||
 	    (rule = conf_sign_match(c, fi.first_addr)) == NULL)
 		return;
-	if ((rule = usable_keys(m->ctx, rule, &usable, ukeys)) == NULL) {
-		am_err_set(
-		    &m->sign_err, "no published key for %s", usable.from);
+	i = msgauth_sign_setup(
+	    m->ctx, rule, ctx_now(m->ctx), &m->sign_params, m->sign_keys);
+	if (i == 0) {
+		am_err_set(&m->sign_err, "no published key for %s", rule->from);
 		m->sign_failed = true;
 		return;
 	}
-	i = msgauth_sign_setup(
-	    c, rule, ctx_now(m->ctx), &m->sign_params, m->sign_keys);
 	m->ds = dkim_sign_new(&m->sign_params, m->sign_keys, i);
 	if (m->ds == NULL) {
 		/* The message should be signed: eom_sign decides. */

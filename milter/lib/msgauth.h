@@ -196,12 +196,14 @@ struct report_row;
 const struct report_row *msgauth_report(const struct msgauth *);
 /* True when the message in progress is outbound (signing). */
 bool msgauth_outbound(const struct msgauth *);
-/* The signer's parameters and keys for one signing-table row, as the
- * daemon signs (the config's canonicalization, signed and oversigned
- * fields; t=now): keys has room for CONF_MAX_ROW_KEYS, and the count used
- * is returned. Both point into c, which must outlive them. Also for
- * authmilter-report, whose mails are signed as the daemon would. */
-size_t msgauth_sign_setup(const struct am_conf *c,
+/* The signer's parameters and keys for one signing-table row of the
+ * context's config, as the daemon signs (the config's canonicalization,
+ * signed and oversigned fields; t=now; the row's usable keys, see
+ * msgauth_publish_check): keys has room for CONF_MAX_ROW_KEYS, and the
+ * count used is returned, 0 when no key is usable. Both point into the
+ * config, which must outlive them. Also for authmilter-report, whose mails
+ * are signed as the daemon would. */
+size_t msgauth_sign_setup(const struct msgauth_ctx *,
     const struct conf_sign_rule *rule, time_t now,
     struct dkim_sign_params *params, struct dkim_sign_key *keys);
 

@@ -253,6 +253,38 @@ t_eq "no signing row: said" "$(head -1 "$T_TMP/send.err")" \
     "authmilter-report: bank.test: reports.from dmarc@elsewhere.test has no signing-table row, and an unsigned report fails DMARC"
 t_eq "no signing row: no hand-off" "$(ls "$mail" | wc -l)" 0
 
+# 7b. Rotation (publish_check): a new key in front of the row, its record
+# not yet published: the reports are signed with the old key alone, as the
+# daemon's mail would be; with the unpublished key alone, nothing is sent.
+reset_store
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+    -out "$T_TMP/keys/s2.key" 2>/dev/null
+chmod 600 "$T_TMP/keys/s2.key"
+rot_conf() { # ROW: the config with that table row
+	am_conf "$T_TMP/am.conf" "reports: { store = \"sqlite:$db\"; org_name = \"Test\"; from = \"dmarc@mx.test\"; sendmail = \"$top_srcdir/t/tools/fake-sendmail\"; };
+dkim: { sign: {
+	publish_check = true;
+	keys = ({ name = \"r\"; domain = \"mx.test\"; selector = \"s1\"; algorithm = \"rsa-sha256\"; file = \"$T_TMP/keys/s1.key\"; },
+		{ name = \"n\"; domain = \"mx.test\"; selector = \"s2\"; algorithm = \"rsa-sha256\"; file = \"$T_TMP/keys/s2.key\"; });
+	table = ({ from = \"*@mx.test\"; keys = [$1]; });
+}; };"
+}
+rot_conf '"n", "r"'
+send
+t_eq "rotation: sent" "$?:$(tail -1 "$T_TMP/send.out")" "0:2 reports, 0 periods skipped, 0 failed"
+t_eq "  ... the unpublished key said" "$(cat "$T_TMP/send.err")" \
+    "authmilter-report: DKIM key n (s=s2 d=mx.test): not signing with it: no TXT record at s2._domainkey.mx.test (nxdomain)"
+t_eq "  ... each report signed once, with s1" \
+    "$(cat "$mail"/*.eml | grep -i '^DKIM-Signature:' | grep -o ' s=[a-z0-9]*;' | tr '\n' ' ')" \
+    " s=s1;  s=s1; "
+reset_store
+rot_conf '"n"'
+send
+t_eq "rotation, no published key: exit status" "$?" 1
+t_eq "  ... said" "$(sed -n 2p "$T_TMP/send.err")" \
+    "authmilter-report: bank.test: no published key for *@mx.test (publish_check): an unsigned report fails DMARC"
+t_eq "  ... no hand-off" "$(ls "$mail" | wc -l)" 0
+
 # 8. Destinations by Organizational Domain (RFC 9989's tree walk): a host
 # under the same one needs no authorization, another does.
 rm -f "$db" "$db-wal" "$db-shm"

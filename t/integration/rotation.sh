@@ -17,6 +17,7 @@ t_dns_start "$T_TMP/zone.json" --negative-ttl 1
 
 mkdir -p "$T_TMP/keys"
 cp "$data/s1.key" "$T_TMP/keys/old.key"
+cp "$data/e1.key" "$T_TMP/keys/ed.key"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
     -out "$T_TMP/keys/new.key" 2>/dev/null
 chmod 600 "$T_TMP/keys/"*.key
@@ -33,7 +34,8 @@ conf() { # KEYS: the config with that table row
 		{ name = "new"; domain = "bank.test"; selector = "s2"; algorithm = "rsa-sha256"; file = "'$T_TMP'/keys/new.key"; },
 		{ name = "wrong"; domain = "bank.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "'$T_TMP'/keys/new.key"; },
 		{ name = "ghost"; domain = "bank.test"; selector = "s9"; algorithm = "rsa-sha256"; file = "'$T_TMP'/keys/new.key"; },
-		{ name = "plain"; domain = "bank.test"; selector = "s3"; algorithm = "rsa-sha256"; file = "'$T_TMP'/keys/new.key"; publish_check = false; }
+		{ name = "plain"; domain = "bank.test"; selector = "s3"; algorithm = "rsa-sha256"; file = "'$T_TMP'/keys/new.key"; publish_check = false; },
+		{ name = "ed"; domain = "bank.test"; selector = "e1"; algorithm = "ed25519-sha256"; file = "'$T_TMP'/keys/ed.key"; }
 	);
 	table = ( { from = "*@bank.test"; keys = ['"$1"']; } );
 }; };'
@@ -196,6 +198,14 @@ kill -HUP "$AM_PID"
 wait_log 'configuration reloaded' || true
 send 43
 t_eq "publish_check = false on a key: used without a record" "$(sels 43)" "s3 "
+
+# 5b. RSA and Ed25519 side by side: the first usable key of each.
+conf '"ghost", "ed", "new", "old"'
+: > "$T_TMP/am.log"
+kill -HUP "$AM_PID"
+wait_log 'configuration reloaded' || true
+send 46
+t_eq "RSA and Ed25519: one published key of each signs" "$(sels 46)" "e1 s2 "
 
 # 6. The old key and its record go: the row signs with the new key.
 conf '"new"'
