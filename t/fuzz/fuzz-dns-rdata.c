@@ -2,7 +2,8 @@
  * libFuzzer target for dns_rdata_parse() (the rdata of A, AAAA, TXT, MX and
  * PTR records as libunbound hands them) and dns_name_valid(). The first
  * input byte picks the type; the rest is the rdata. Besides the sanitizers'
- * checks, it traps when a result breaks dns.h's promises.
+ * checks, it traps when a result breaks dns.h's promises (dns_txt_string()'s
+ * strings included).
  */
 #include "config.h"
 
@@ -43,10 +44,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (rr.len != size - 1)
 				__builtin_trap();
 			break;
-		case DNS_T_TXT:
+		case DNS_T_TXT: {
+			/* The strings, one by one, add up to the joined text. */
+			const char *s;
+			size_t      len, sum = 0;
+
 			if (rr.len >= size - 1)
 				__builtin_trap();
+			for (i = 0; dns_txt_string(&rr, i, &s, &len); i++) {
+				if (len > 255 || sum + len > rr.len ||
+				    memcmp(s, rr.data + sum, len) != 0)
+					__builtin_trap();
+				sum += len;
+			}
+			if (sum != rr.len || i == 0)
+				__builtin_trap();
 			break;
+		}
 		case DNS_T_MX:
 		case DNS_T_PTR:
 			/* Dotted text of printable ASCII, no empty label,
