@@ -1104,9 +1104,20 @@ cmd_domain(int argc, char **argv)
 		return 1;
 	all = audit_spf(a, msgauth_ctx_dns(ctx), dom, o.no_mail);
 	pol = audit_dmarc(a, msgauth_ctx_dns(ctx), dom, o.no_mail);
+	/* The guides: ~all while DMARC only monitors or quarantines (a
+	 * receiver that rejects on an SPF fail would drop forwarded mail
+	 * before DMARC could pass it by DKIM), -all once it rejects. */
 	if (all == '~' && pol == DMARC_POLICY_REJECT)
 		add(a, "warning", "spf", dom, "end the SPF record with -all",
 		    "~all while DMARC is p=reject");
+	else if (all == '-' && !o.no_mail &&
+		 (pol == DMARC_POLICY_NONE || pol == DMARC_POLICY_QUARANTINE))
+		add(a, "warning", "spf", dom,
+		    "end the SPF record with ~all until DMARC is p=reject",
+		    "-all while DMARC is p=%s: receivers that reject on an "
+		    "SPF fail drop forwarded mail before DMARC sees its DKIM "
+		    "pass",
+		    pol == DMARC_POLICY_NONE ? "none" : "quarantine");
 	audit_dkim(
 	    a, msgauth_ctx_dns(ctx), msgauth_ctx_conf(ctx), dom, o.no_mail);
 	if (o.json)

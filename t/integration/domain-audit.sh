@@ -40,7 +40,7 @@ z["_dmarc.unpub.test"] = T("v=DMARC1; p=reject; rua=mailto:d@unpub.test")
 # The lookup tree: tree.test costs 1 (include) + a.tree.test's 2 (its
 # include of b.tree.test and a:) + b.tree.test's 1 (mx) = 4; eight.test
 # 8, over.test 11 (the engine stops at the 11th).
-z["tree.test"] = T("v=spf1 include:a.tree.test ip4:192.0.2.1 -all")
+z["tree.test"] = T("v=spf1 include:a.tree.test ip4:192.0.2.1 ~all")
 z["a.tree.test"] = T("v=spf1 include:b.tree.test a:h.tree.test -all")
 z["b.tree.test"] = T("v=spf1 mx -all")
 z["b.tree.test"].append({"type": "MX", "data": [10, "mx.b.tree.test"]})
@@ -48,21 +48,21 @@ z["mx.b.tree.test"] = [{"type": "A", "data": "192.0.2.2"}]
 z["h.tree.test"] = [{"type": "A", "data": "192.0.2.3"}]
 z["_dmarc.tree.test"] = T("v=DMARC1; p=none; rua=mailto:d@tree.test")
 for name, n in (("eight.test", 8), ("over.test", 11)):
-    z[name] = T("v=spf1 " + " ".join("a:h%d.%s" % (i, name) for i in range(n)) + " -all")
+    z[name] = T("v=spf1 " + " ".join("a:h%d.%s" % (i, name) for i in range(n)) + " ~all")
     for i in range(n):
         z["h%d.%s" % (i, name)] = [{"type": "A", "data": "192.0.2.%d" % (i + 1)}]
     z["_dmarc." + name] = T("v=DMARC1; p=none; rua=mailto:d@" + name)
 # redirect= costs itself and the record it names: 1 + a: + include = 3.
 z["red.test"] = T("v=spf1 redirect=_r.red.test")
-z["_r.red.test"] = T("v=spf1 a:h.red.test include:_i.red.test -all")
+z["_r.red.test"] = T("v=spf1 a:h.red.test include:_i.red.test ~all")
 z["_i.red.test"] = T("v=spf1 ip4:192.0.2.9 -all")
 z["h.red.test"] = [{"type": "A", "data": "192.0.2.8"}]
 # A redirect inside an include: its cost stops where the include ends.
-z["ri.test"] = T("v=spf1 include:red.test a:h.red.test -all")
+z["ri.test"] = T("v=spf1 include:red.test a:h.red.test ~all")
 z["_dmarc.ri.test"] = T("v=DMARC1; p=none; rua=mailto:d@ri.test")
 z["_dmarc.red.test"] = T("v=DMARC1; p=none; rua=mailto:d@red.test")
 z["two.test"] = T("v=spf1 -all") + T("v=spf1 ~all")
-z["ptr.test"] = T("v=spf1 ptr mx -all")
+z["ptr.test"] = T("v=spf1 ptr mx ~all")
 z["ptr.test"].append({"type": "MX", "data": [10, "noaddr.ptr.test"]})
 z["noaddr.ptr.test"] = T("not an address")
 z["_dmarc.ptr.test"] = T("v=DMARC1; p=none; t=y; rua=mailto:d@ptr.test")
@@ -77,6 +77,9 @@ z["_dmarc.plus.test"] = T("v=DMARC1; p=none")
 z["soft.test"] = T("v=spf1 a:gone.soft.test ~all")
 z["_dmarc.soft.test"] = T("v=DMARC1; p=reject; pct=50; rua=mailto:r@elsewhere.test")
 z["quiet.test"] = T("v=spf1 -all")
+# -all under p=quarantine: the guides want ~all until p=reject.
+z["hard.test"] = T("v=spf1 -all")
+z["_dmarc.hard.test"] = T("v=DMARC1; p=quarantine; rua=mailto:d@hard.test")
 z["_dmarc.quiet.test"] = T("v=DMARC1; p=reject")
 # Strings (RFC 7208 3.3): glued.test split its record at a space and
 # dropped it, so "ip4:192.0.2.1mx" is one term; long.test is one 311-octet
@@ -171,7 +174,7 @@ t_eq "  ... an error" "$(echo "$out" | grep 'spf over.test:')" "error spf over.t
 t_eq "  ... where the engine itself says permerror" \
     "$("$check" spf --ip 240.0.0.1 --mail-from x@over.test --helo over.test --dns-conf "$DNS_CONF" 2>&1)" "permerror"
 t_eq "  ... and 8 passes the engine" \
-    "$("$check" spf --ip 240.0.0.1 --mail-from x@eight.test --helo eight.test --dns-conf "$DNS_CONF" 2>&1)" "fail"
+    "$("$check" spf --ip 240.0.0.1 --mail-from x@eight.test --helo eight.test --dns-conf "$DNS_CONF" 2>&1)" "softfail"
 run two.test
 t_eq "two SPF records: the error" "$(echo "$out" | grep 'spf')" "error spf two.test: multiple SPF records at two.test -- fix: publish one TXT \"v=spf1 mx -all\" at two.test"
 run bad.test
@@ -181,6 +184,8 @@ t_eq "ptr, MX host without address, DMARC t=y" "$(echo "$out" | grep warning | g
 warning spf mx (in ptr.test): 1 MX host of ptr.test without an address -- fix: give every MX host an address, or drop the term
 warning dmarc _dmarc.ptr.test: t=y: receivers apply a softer policy -- fix: remove t=y when done testing"
 
+run hard.test
+t_eq "-all under p=quarantine: a warning" "$(echo "$out" | grep 'warning spf')" "warning spf hard.test: -all while DMARC is p=quarantine: receivers that reject on an SPF fail drop forwarded mail before DMARC sees its DKIM pass -- fix: end the SPF record with ~all until DMARC is p=reject"
 run glued.test
 t_eq "strings glued without a space: exit 1" "$rc" 1
 t_eq "  ... the engine's error, then where the strings meet" "$(echo "$out" | grep spf)" 'error spf glued.test: bad ip4 in the record of glued.test -- fix: publish one TXT "v=spf1 mx -all" at glued.test
