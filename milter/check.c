@@ -799,9 +799,11 @@ audit_spf(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 		if (j == i)
 			audit_spf_strings(a, dns, a->ev[i].domain);
 	}
+	/* A target that did not answer is the temperror finding below. */
 	for (i = 1; i < a->nev; i++)
 		if (a->ev[i].kind == SPF_TRACE_RECORD &&
-		    a->ev[i].result != SPF_PASS)
+		    a->ev[i].result != SPF_PASS &&
+		    a->ev[i].result != SPF_TEMPERROR)
 			add(a, "error", "spf", a->ev[i].domain,
 			    "publish one valid v=spf1 record there, or drop "
 			    "the include",
@@ -868,12 +870,23 @@ audit_dmarc(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 			continue;
 		found = 0;
 		for (k = 0; ans->status == DNS_OK && k < ans->n; k++) {
-			struct dmarc_record r1;
+			const struct dns_rr *rr = &ans->rr[k];
+			struct dmarc_record  r1;
 
-			if (dmarc_record_parse(
-				ans->rr[k].data, ans->rr[k].len, &r1) == 0 &&
-			    found++ == 0)
-				rec = r1;
+			if (dmarc_record_parse(rr->data, rr->len, &r1) == 0) {
+				if (found++ == 0)
+					rec = r1;
+			} else if (rr->len >= 8 &&
+				   strncasecmp(rr->data, "v=DMARC1", 8) == 0)
+				/* v= not first or not exactly DMARC1:
+				 * receivers discard it (RFC 9989). */
+				add(a, "error", "dmarc", name,
+				    "correct the record: \"v=DMARC1; p=none\" "
+				    "and tags separated by \";\"",
+				    "record does not parse, so receivers "
+				    "ignore "
+				    "it: \"%.200s\"",
+				    rr->data);
 		}
 		dns_answer_free(ans);
 		if (found > 1) {
@@ -986,20 +999,22 @@ audit_dkim(struct audit *a, struct dns *dns, const struct am_conf *c,
 	struct stat        st;
 
 	if (no_mail) {
+		bool revoked = false;
+
 		snprintf(name, sizeof(name), "*._domainkey.%s", dom);
 		ans = dns_lookup(dns, name, DNS_T_TXT);
-		if (ans == NULL || ans->status != DNS_OK || ans->n != 1 ||
-		    dkim_key_parse(ans->rr[0].data, ans->rr[0].len, &k, &why) ==
-			0 ||
-		    strcmp(why, "key revoked") != 0) {
-			if (ans && ans->status == DNS_OK && ans->n == 1 &&
-			    dkim_key_parse(
+		if (ans != NULL && ans->status == DNS_OK && ans->n == 1) {
+			/* An empty p= is the one parse "failure" wanted. */
+			if (dkim_key_parse(
 				ans->rr[0].data, ans->rr[0].len, &k, &why) == 0)
 				dkim_key_clear(&k);
+			else
+				revoked = strcmp(why, "key revoked") == 0;
+		}
+		if (!revoked)
 			add(a, "error", "dkim", name,
 			    "publish TXT \"v=DKIM1; p=\"",
 			    "no empty key for a domain that sends no mail");
-		}
 		dns_answer_free(ans);
 	}
 	for (i = 0; i < c->dkim.sign.nkeys; i++) {
@@ -1015,9 +1030,23 @@ audit_dkim(struct audit *a, struct dns *dns, const struct am_conf *c,
 		    key->file);
 		if ((ans = dns_lookup(dns, name, DNS_T_TXT)) == NULL ||
 		    ans->status != DNS_OK || ans->n != 1) {
-			add(a, "error", "dkim", name, fix, "%s",
-			    ans && ans->n > 1 ? "more than one key record"
-					      : "key not published");
+			if (ans != NULL && ans->status == DNS_TEMPFAIL)
+				add(a, "error", "dkim", name,
+				    "check the name servers",
+				    "lookup failed: %s", ans->why);
+			else if (ans != NULL && ans->n > 1) {
+				snprintf(fix, sizeof(fix),
+				    "keep one record there: the one "
+				    "authmilter-keygen printed for %s",
+				    key->file);
+				add(a, "error", "dkim", name, fix,
+				    "%zu key records: one per selector, or "
+				    "the result is undefined (RFC 6376 "
+				    "3.6.2.2)",
+				    ans->n);
+			} else
+				add(a, "error", "dkim", name, fix,
+				    "key not published");
 			dns_answer_free(ans);
 			continue;
 		}
@@ -1032,10 +1061,13 @@ audit_dkim(struct audit *a, struct dns *dns, const struct am_conf *c,
 			add(a, "error", "dkim", name, fix,
 			    "published p= is not the public half of %s",
 			    key->file);
+		else if (k.type == DKIM_KEY_RSA)
+			add(a, "ok", "dkim", name, NULL,
+			    "published, matches %s (RSA, %u bits)", key->file,
+			    k.bits);
 		else
 			add(a, "ok", "dkim", name, NULL,
-			    "published, matches %s (%u bits)", key->file,
-			    k.bits);
+			    "published, matches %s (Ed25519)", key->file);
 		if (k.type == DKIM_KEY_RSA && k.bits < 2048)
 			add(a, "error", "dkim", name,
 			    "make a 2048-bit key with authmilter-keygen and "
@@ -1052,9 +1084,9 @@ audit_dkim(struct audit *a, struct dns *dns, const struct am_conf *c,
 		if (born > 0 &&
 		    now - born > (time_t)c->dkim.sign.max_key_age_days * 86400)
 			add(a, "warning", "dkim", name,
-			    "rotate: authmilter-keygen a new selector, "
-			    "publish, "
-			    "switch, then revoke",
+			    "rotate: a new dated key from authmilter-keygen "
+			    "first in the row (publish_check), then retire "
+			    "this one",
 			    "key is %lld days old (max_key_age_days %u)",
 			    (long long)((now - born) / 86400),
 			    c->dkim.sign.max_key_age_days);

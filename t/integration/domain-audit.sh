@@ -81,6 +81,32 @@ z["quiet.test"] = T("v=spf1 -all")
 z["hard.test"] = T("v=spf1 -all")
 z["_dmarc.hard.test"] = T("v=DMARC1; p=quarantine; rua=mailto:d@hard.test")
 z["_dmarc.quiet.test"] = T("v=DMARC1; p=reject")
+# One zone per remaining finding.
+z["qall.test"] = T("v=spf1 ip4:192.0.2.1 ?all")
+z["noall.test"] = T("v=spf1 ip4:192.0.2.1")
+z["inc.test"] = T("v=spf1 include:gone.inc.test ~all")
+z["gone.inc.test"] = [{"type": "A", "data": "192.0.2.1"}]
+z["voids.test"] = T("v=spf1 a:n1.voids.test a:n2.voids.test a:n3.voids.test ~all")
+z["tmp.test"] = T("v=spf1 include:sf.tmp.test ~all")
+z["sf.tmp.test"] = "SERVFAIL"
+z["_dmarc.twod.test"] = T("v=DMARC1; p=none") + T("v=DMARC1; p=reject")
+z["_dmarc.org.test"] = T("v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@org.test")
+z["sub.org.test"] = T("v=spf1 ~all")
+z["badp.test"] = T("v=spf1 -all")
+z["_dmarc.badp.test"] = T("v=DMARC1; p=maybe; rua=mailto:d@badp.test")
+z["nosemi.test"] = T("v=spf1 ~all")
+z["_dmarc.nosemi.test"] = T("v=DMARC1 p=reject")
+z["parked.test"] = T("v=spf1 -all")
+z["_dmarc.parked.test"] = T("v=DMARC1; p=none; rua=mailto:d@parked.test")
+z["*._domainkey.parked.test"] = T("v=DKIM1; p=")
+z["s1._domainkey.dktmp.test"] = "SERVFAIL"
+for d in ("dk2.test", "dkbad.test", "dktmp.test", "age.test", "ed.test"):
+    z[d] = T("v=spf1 -all")
+    z["_dmarc." + d] = T("v=DMARC1; p=reject; rua=mailto:d@" + d)
+z["s1._domainkey.dk2.test"] = z["s1._domainkey.bank.test"] * 2
+z["s1._domainkey.dkbad.test"] = T("v=DKIM1; k=rsa; p=!!notbase64")
+z["mail._domainkey.age.test"] = z["s1._domainkey.bank.test"]
+z["e1._domainkey.ed.test"] = z["e1._domainkey.bank.test"]
 # Strings (RFC 7208 3.3): glued.test split its record at a space and
 # dropped it, so "ip4:192.0.2.1mx" is one term; long.test is one 311-octet
 # value the server cuts into 255 + 56 octets, inside a term, as it may be.
@@ -93,14 +119,23 @@ json.dump(z, open(sys.argv[2], "w"))
 EOPY
 t_dns_start "$T_TMP/zone.json"
 cp "$data/s1.key" "$T_TMP/s1.key"
-chmod 600 "$T_TMP/s1.key"
+cp "$data/s1.key" "$T_TMP/old.key"
+cp "$data/e1.key" "$T_TMP/e1.key"
+chmod 600 "$T_TMP/s1.key" "$T_TMP/old.key" "$T_TMP/e1.key"
+# age.test's selector has no date: the key file's time says 200 days.
+touch -d "@$(( $(date -u +%s) - 200 * 86400 ))" "$T_TMP/old.key"
 K=$T_TMP/keys
 cat > "$T_TMP/c.conf" <<EOC
 dkim: { sign: {
 	keys = ({ name = "k"; domain = "ok.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "$T_TMP/s1.key"; },
 		{ name = "w"; domain = "weak.test"; selector = "s202001"; algorithm = "rsa-sha256"; file = "$K/weak.test/s202001.key"; },
 		{ name = "m"; domain = "mis.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "$K/mis.test/s1.key"; },
-		{ name = "u"; domain = "unpub.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "$K/unpub.test/s1.key"; });
+		{ name = "u"; domain = "unpub.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "$K/unpub.test/s1.key"; },
+		{ name = "d2"; domain = "dk2.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "$T_TMP/s1.key"; },
+		{ name = "db"; domain = "dkbad.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "$T_TMP/s1.key"; },
+		{ name = "dt"; domain = "dktmp.test"; selector = "s1"; algorithm = "rsa-sha256"; file = "$T_TMP/s1.key"; },
+		{ name = "ag"; domain = "age.test"; selector = "mail"; algorithm = "rsa-sha256"; file = "$T_TMP/old.key"; },
+		{ name = "ed"; domain = "ed.test"; selector = "e1"; algorithm = "ed25519-sha256"; file = "$T_TMP/e1.key"; });
 	table = ({ from = "*@ok.test"; keys = ["k"]; });
 }; };
 EOC
@@ -115,7 +150,7 @@ t_eq "clean domain: exit 0" "$rc" 0
 t_eq "  ... its findings" "$out" "ok spf include:_spf.ok.test (in ok.test): 2 DNS lookups, depth 0
 ok spf ok.test: 2 of 10 DNS lookups
 ok dmarc _dmarc.ok.test: record found: p=reject sp=- np=-
-ok dkim s1._domainkey.ok.test: published, matches $T_TMP/s1.key (2048 bits)"
+ok dkim s1._domainkey.ok.test: published, matches $T_TMP/s1.key (RSA, 2048 bits)"
 
 run plus.test
 t_eq "+all: exit 1" "$rc" 1
@@ -139,10 +174,10 @@ warning dkim soft.test: no signing key in dkim.sign.keys -- fix: add a key for i
 age=$(( ($(date -u +%s) - $(date -u -d 2020-01-01 +%s)) / 86400 ))
 run weak.test
 t_eq "weak key: exit 1" "$rc" 1
-t_eq "  ... 1024 bits, t=y, old selector" "$(echo "$out" | grep dkim)" "ok dkim s202001._domainkey.weak.test: published, matches $K/weak.test/s202001.key (1024 bits)
+t_eq "  ... 1024 bits, t=y, old selector" "$(echo "$out" | grep dkim)" "ok dkim s202001._domainkey.weak.test: published, matches $K/weak.test/s202001.key (RSA, 1024 bits)
 error dkim s202001._domainkey.weak.test: RSA key of 1024 bits: too weak to sign with -- fix: make a 2048-bit key with authmilter-keygen and rotate
 warning dkim s202001._domainkey.weak.test: t=y: verifiers may ignore failures -- fix: remove t=y from the record
-warning dkim s202001._domainkey.weak.test: key is $age days old (max_key_age_days 180) -- fix: rotate: authmilter-keygen a new selector, publish, switch, then revoke"
+warning dkim s202001._domainkey.weak.test: key is $age days old (max_key_age_days 180) -- fix: rotate: a new dated key from authmilter-keygen first in the row (publish_check), then retire this one"
 run mis.test
 t_eq "published key is another one: exit 1" "$rc" 1
 t_eq "  ... the finding" "$(echo "$out" | grep dkim)" "error dkim s1._domainkey.mis.test: published p= is not the public half of $K/mis.test/s1.key -- fix: publish the TXT record authmilter-keygen printed for $K/mis.test/s1.key"
@@ -186,6 +221,43 @@ warning dmarc _dmarc.ptr.test: t=y: receivers apply a softer policy -- fix: remo
 
 run hard.test
 t_eq "-all under p=quarantine: a warning" "$(echo "$out" | grep 'warning spf')" "warning spf hard.test: -all while DMARC is p=quarantine: receivers that reject on an SPF fail drop forwarded mail before DMARC sees its DKIM pass -- fix: end the SPF record with ~all until DMARC is p=reject"
+run qall.test
+t_eq "?all: a warning" "$(echo "$out" | grep '^warning spf')" "warning spf qall.test: ?all makes every other host neutral -- fix: end the record with -all or ~all"
+t_eq "no DMARC record: an error" "$(echo "$out" | grep dmarc)" "error dmarc qall.test: no DMARC record -- fix: publish TXT \"v=DMARC1; p=none; rua=mailto:dmarc@qall.test\" at _dmarc.qall.test"
+run noall.test
+t_eq "no all term: a warning" "$(echo "$out" | grep '^warning spf')" "warning spf noall.test: no all term: other hosts are neutral -- fix: end the record with -all or ~all"
+run inc.test
+t_eq "include of a domain without SPF: the target, the permerror" "$(echo "$out" | grep '^error spf')" "error spf gone.inc.test: record of an include/redirect target: none -- fix: publish one valid v=spf1 record there, or drop the include
+error spf inc.test: permerror: include:gone.inc.test has no SPF record -- fix: correct the record"
+run voids.test
+t_eq "3 void lookups: an error" "$(echo "$out" | grep 'spf voids.test:')" "ok spf voids.test: 3 of 10 DNS lookups
+error spf voids.test: more than 2 void lookups (void lookup limit at n3.voids.test) -- fix: remove terms that name no host"
+run tmp.test
+t_eq "SERVFAIL under an include: temperror, once" "$(echo "$out" | grep '^error spf')" "error spf tmp.test: temperror: SERVFAIL at sf.tmp.test -- fix: check the name servers"
+run twod.test
+t_eq "two DMARC records: an error" "$(echo "$out" | grep dmarc)" "error dmarc _dmarc.twod.test: 2 DMARC records -- fix: keep one v=DMARC1 record"
+run sub.org.test
+t_eq "DMARC found by the tree walk, sp= applies" "$rc:$(echo "$out" | grep dmarc)" "0:ok dmarc _dmarc.org.test: record found (tree walk): p=reject sp=quarantine np=-"
+run badp.test
+t_eq "invalid p=: an error" "$(echo "$out" | grep '^error dmarc')" "error dmarc _dmarc.badp.test: invalid policy value -- fix: p=, sp= and np= take none, quarantine or reject"
+run nosemi.test
+t_eq "a v=DMARC1 record that does not parse: said, and no record" "$(echo "$out" | grep dmarc)" 'error dmarc _dmarc.nosemi.test: record does not parse, so receivers ignore it: "v=DMARC1 p=reject" -- fix: correct the record: "v=DMARC1; p=none" and tags separated by ";"
+error dmarc nosemi.test: no DMARC record -- fix: publish TXT "v=DMARC1; p=none; rua=mailto:dmarc@nosemi.test" at _dmarc.nosemi.test'
+run dk2.test
+t_eq "two key records at a selector: an error" "$(echo "$out" | grep dkim)" "error dkim s1._domainkey.dk2.test: 2 key records: one per selector, or the result is undefined (RFC 6376 3.6.2.2) -- fix: keep one record there: the one authmilter-keygen printed for $T_TMP/s1.key"
+run dkbad.test
+t_eq "a key record that does not parse: an error" "$(echo "$out" | grep dkim)" "error dkim s1._domainkey.dkbad.test: bad key data -- fix: publish the TXT record authmilter-keygen printed for $T_TMP/s1.key"
+run dktmp.test
+t_eq "a key lookup that fails: an error, not 'not published'" "$(echo "$out" | grep dkim)" "error dkim s1._domainkey.dktmp.test: lookup failed: SERVFAIL -- fix: check the name servers"
+run age.test
+t_eq "no date in the selector: the file's time gives the age" "$rc:$(echo "$out" | grep dkim)" "0:ok dkim mail._domainkey.age.test: published, matches $T_TMP/old.key (RSA, 2048 bits)
+warning dkim mail._domainkey.age.test: key is 200 days old (max_key_age_days 180) -- fix: rotate: a new dated key from authmilter-keygen first in the row (publish_check), then retire this one"
+run ed.test
+t_eq "an Ed25519 key: clean" "$rc:$out" "0:ok spf ed.test: 0 of 10 DNS lookups
+ok dmarc _dmarc.ed.test: record found: p=reject sp=- np=-
+ok dkim e1._domainkey.ed.test: published, matches $T_TMP/e1.key (Ed25519)"
+run parked.test --no-mail
+t_eq "--no-mail with p=none: the error" "$rc:$(echo "$out" | grep -v '^ok ')" "1:error dmarc _dmarc.parked.test: the domain sends no mail but the policy is not reject -- fix: set p=reject (and sp=reject)"
 run glued.test
 t_eq "strings glued without a space: exit 1" "$rc" 1
 t_eq "  ... the engine's error, then where the strings meet" "$(echo "$out" | grep spf)" 'error spf glued.test: bad ip4 in the record of glued.test -- fix: publish one TXT "v=spf1 mx -all" at glued.test
