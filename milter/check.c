@@ -884,8 +884,7 @@ audit_dmarc(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 				    "correct the record: \"v=DMARC1; p=none\" "
 				    "and tags separated by \";\"",
 				    "record does not parse, so receivers "
-				    "ignore "
-				    "it: \"%.200s\"",
+				    "ignore it: \"%.200s\"",
 				    rr->data);
 		}
 		dns_answer_free(ans);

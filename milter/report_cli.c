@@ -129,11 +129,11 @@ struct send {
 	const struct am_conf     *conf;
 	struct store             *st;
 	struct dns               *dns;
-	const char           *dir; /* --dry-run; NULL: hand to sendmail */
-	int64_t               now;
-	struct timespec       last; /* the last hand-off (pacing) */
-	bool                  handed;
-	unsigned              made, skipped, failed;
+	const char               *dir; /* --dry-run; NULL: hand to sendmail */
+	int64_t                   now;
+	struct timespec           last; /* the last hand-off (pacing) */
+	bool                      handed;
+	unsigned                  made, skipped, failed;
 };
 
 struct dests {
