@@ -77,10 +77,10 @@ z["_dmarc.plus.test"] = T("v=DMARC1; p=none")
 z["soft.test"] = T("v=spf1 a:gone.soft.test ~all")
 z["_dmarc.soft.test"] = T("v=DMARC1; p=reject; pct=50; rua=mailto:r@elsewhere.test")
 z["quiet.test"] = T("v=spf1 -all")
+z["_dmarc.quiet.test"] = T("v=DMARC1; p=reject")
 # -all under p=quarantine: the guides want ~all until p=reject.
 z["hard.test"] = T("v=spf1 -all")
 z["_dmarc.hard.test"] = T("v=DMARC1; p=quarantine; rua=mailto:d@hard.test")
-z["_dmarc.quiet.test"] = T("v=DMARC1; p=reject")
 # One zone per remaining finding.
 z["qall.test"] = T("v=spf1 ip4:192.0.2.1 ?all")
 z["noall.test"] = T("v=spf1 ip4:192.0.2.1")
