@@ -1707,7 +1707,8 @@ eval_term(struct spf_query *q, struct spf_frame *f, const struct term *t)
 	}
 	if (q->pending)
 		return M_PENDING; /* %{p}: the PTR names are not in yet */
-	str_lcpy(q->tr_target, name, sizeof(q->tr_target));
+	if (q->par.trace != NULL)
+		str_lcpy(q->tr_target, name, sizeof(q->tr_target));
 	if (!count_term(q, what)) {
 		if (t->kind == T_INCLUDE && on_stack(q, name))
 			set_reason(q, "include loop at %s", name);
@@ -1860,8 +1861,9 @@ run(struct spf_query *q)
 				rt.qual = '+';
 				rt.text = f->rec + f->redir_off - 9;
 				rt.len = f->redir_len + 9; /* "redirect=" */
-				str_lcpy(
-				    q->tr_target, name, sizeof(q->tr_target));
+				if (q->par.trace != NULL)
+					str_lcpy(q->tr_target, name,
+					    sizeof(q->tr_target));
 				if (!count_term(q, "redirect")) {
 					if (str_domain_eq(name, f->domain))
 						set_reason(q,
@@ -1874,13 +1876,16 @@ run(struct spf_query *q)
 				/* The frame is reused: the trace keeps copies
 				 * of its domain and term (cut to their
 				 * buffers). */
-				str_lcpy(tr_dom, f->domain, sizeof(tr_dom));
-				rt.len =
-				    (size_t)snprintf(tr_text, sizeof(tr_text),
-					"%.*s", (int)rt.len, rt.text);
-				if (rt.len >= sizeof(tr_text))
-					rt.len = sizeof(tr_text) - 1;
-				rt.text = tr_text;
+				if (q->par.trace != NULL) {
+					str_lcpy(
+					    tr_dom, f->domain, sizeof(tr_dom));
+					rt.len = (size_t)snprintf(tr_text,
+					    sizeof(tr_text), "%.*s",
+					    (int)rt.len, rt.text);
+					if (rt.len >= sizeof(tr_text))
+						rt.len = sizeof(tr_text) - 1;
+					rt.text = tr_text;
+				}
 				r = load_record(q, f, name);
 				if (r == R_PENDING)
 					goto pending;
