@@ -544,6 +544,13 @@ mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* When the keys' records are next looked up, after a check just now. */
+static double
+check_due(const struct msgauth_ctx *ctx)
+{
+	return mono_now() + msgauth_ctx_conf(ctx)->dkim.sign.publish_interval;
+}
+
 /* Loads the config anew and swaps it in. Returns true when the socket
  * changed: the caller then re-executes the daemon. */
 static bool
@@ -883,28 +890,26 @@ main(int argc, char **argv)
 	    conf->socket);
 	conf_unref(conf);
 
-	next_check =
-	    mono_now() + msgauth_ctx_conf(ctx)->dkim.sign.publish_interval;
+	next_check = check_due(ctx);
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN},
 		    {.fd = sig_pipe[0], .events = POLLIN}};
 		struct signalfd_siginfo si;
 		struct msgauth_ctx     *cur = milter_cb_get_ctx();
 		int                     sig, timeout = -1, rc;
-		bool                    checked = msgauth_publish_checked(cur);
-		double                  left = next_check - mono_now();
 
-		if (checked)
-			timeout = left <= 0 ? 0 : (int)(left * 1000) + 1;
-		if (checked && timeout == 0) {
-			publish_check(cur);
-			next_check =
-			    mono_now() +
-			    msgauth_ctx_conf(cur)->dkim.sign.publish_interval;
+		if (msgauth_publish_checked(cur)) {
+			double left = next_check - mono_now();
+
+			if (left <= 0) {
+				publish_check(cur);
+				next_check = check_due(cur);
+				msgauth_ctx_unref(cur);
+				continue;
+			}
+			timeout = (int)(left * 1000) + 1;
 		}
 		msgauth_ctx_unref(cur);
-		if (checked && timeout == 0)
-			continue;
 		if ((rc = poll(pfd, 2, timeout)) == 0)
 			continue;
 		if (rc < 0) {
@@ -925,9 +930,7 @@ main(int argc, char **argv)
 			if (!(moved = reload())) {
 				/* load() checked the keys just now */
 				cur = milter_cb_get_ctx();
-				next_check = mono_now() +
-					     msgauth_ctx_conf(cur)
-						 ->dkim.sign.publish_interval;
+				next_check = check_due(cur);
 				msgauth_ctx_unref(cur);
 				continue;
 			}
