@@ -623,8 +623,7 @@ term_starts(const char *rec, size_t len, size_t off)
 		off++;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		l = strlen(names[i]);
-		if (l <= len - off &&
-		    strncasecmp(rec + off, names[i], l) == 0 &&
+		if (l <= len - off && str_ieq(rec + off, l, names[i]) &&
 		    (off + l == len || strchr(" :=/", rec[off + l]) != NULL))
 			return true;
 	}
@@ -650,7 +649,7 @@ audit_spf_strings(struct audit *a, struct dns *dns, const char *dom)
 	for (i = 0; i < ans->n; i++) {
 		const struct dns_rr *rr = &ans->rr[i];
 
-		if (rr->len < 6 || strncasecmp(rr->data, "v=spf1", 6) != 0)
+		if (rr->len < 6 || !str_ieq(rr->data, 6, "v=spf1"))
 			continue;
 		glued = false;
 		prev = ' ';
@@ -877,7 +876,7 @@ audit_dmarc(struct audit *a, struct dns *dns, const char *dom, bool no_mail)
 				if (found++ == 0)
 					rec = r1;
 			} else if (rr->len >= 8 &&
-				   strncasecmp(rr->data, "v=DMARC1", 8) == 0)
+				   str_ieq(rr->data, 8, "v=DMARC1"))
 				/* v= not first or not exactly DMARC1:
 				 * receivers discard it (RFC 9989). */
 				add(a, "error", "dmarc", name,
